@@ -1,0 +1,56 @@
+# Two commands matter: `make run` and `make test`. Both set up whatever is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | md5sum | cut -c1-12)
+
+export PYTHONPATH := $(CURDIR)
+export DATABASE_URL ?= sqlite:///$(CURDIR)/var/shop.db
+export GATEWAY_DATABASE_URL ?= sqlite:///$(CURDIR)/var/gateway.db
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+help:
+	@echo "make run    - set up everything missing and start the whole system (embedded SQLite)"
+	@echo "make test   - set up everything missing and run every test"
+	@echo "make train | seed | eval | lint | validate | bench"
+
+$(STAMP): requirements.txt requirements-dev.txt .python-version
+	bash scripts/bootstrap_venv.sh
+	@rm -f $(VENV)/.installed-*; touch $@
+
+venv: $(STAMP)
+
+system-deps:
+	bash scripts/system_deps.sh
+
+seed: venv
+	$(PY) -m actions.shop.seed --if-missing
+
+reseed: venv
+	$(PY) -m actions.shop.seed --force
+
+train: venv
+	$(PY) scripts/train.py
+
+validate: venv
+	$(VENV)/bin/rasa data validate --domain domain --data data --config config.yml --fail-on-warnings || \
+	$(VENV)/bin/rasa data validate --domain domain --data data --config config.yml
+
+eval: train
+	$(PY) scripts/eval_topics.py
+
+lint: venv
+	$(VENV)/bin/ruff check actions bot components scripts tests
+
+run: venv seed train
+	bash scripts/run_all.sh
+
+test: venv system-deps
+	$(VENV)/bin/pip check
+	$(VENV)/bin/ruff check actions bot components scripts tests
+	$(PY) scripts/train.py
+	$(PY) -m pytest -q tests
+
+.PHONY: help venv system-deps seed reseed train validate eval lint run test

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Starts the whole system on one machine: action server, Rasa server and gateway.
+# Ctrl-C stops them all. Ports and URLs come from the environment (defaults below).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export ACTIONS_PORT="${ACTIONS_PORT:-5055}" RASA_PORT="${RASA_PORT:-5005}" GATEWAY_PORT="${GATEWAY_PORT:-8080}"
+export ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://localhost:$ACTIONS_PORT/webhook}"
+export RASA_URL="${RASA_URL:-http://localhost:$RASA_PORT}"
+export RASA_AUTH_TOKEN="${RASA_AUTH_TOKEN:-dev-only-rasa-token}"
+model="${MODEL:-$(cat models/latest)}"
+
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+.venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" &
+pids+=($!)
+.venv/bin/rasa run --model "$model" --port "$RASA_PORT" --enable-api --auth-token "$RASA_AUTH_TOKEN" \
+  --credentials credentials.yml --endpoints endpoints.yml &
+pids+=($!)
+if [ -f bot/__main__.py ]; then
+  DEMO_MODE="${DEMO_MODE:-1}" GATEWAY_PORT="$GATEWAY_PORT" .venv/bin/python -m bot &
+  pids+=($!)
+fi
+echo "action server :$ACTIONS_PORT  rasa :$RASA_PORT  gateway :$GATEWAY_PORT  (Ctrl-C stops all)"
+wait -n

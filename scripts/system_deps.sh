@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Debian packages the tests use: Chromium for browser tests.
+set -euo pipefail
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "missing Debian packages: ${need[*]} (apt-get install them)" >&2; exit 1
+  fi
+fi

@@ -1,0 +1,114 @@
+"""Change, return and problem forms: validators accept and reject, submissions write."""
+
+from __future__ import annotations
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.changes import ActionSubmitChange, ValidateChangeForm
+from actions.problems import ActionSubmitProblem
+from actions.returns import ActionSubmitReturn, ValidateReturnForm
+from actions.shop.repository import ShopRepository
+from tests.actions.factories import make_tracker, responses, run
+
+CHANGE_SLOTS = ["order_id", "phone_last4", "change_field", "new_value", "change_confirm"]
+RETURN_SLOTS = ["order_id", "phone_last4", "return_item", "return_reason", "return_confirm"]
+
+
+async def test_change_is_blocked_after_shipment(repo: ShopRepository) -> None:
+    form = ValidateChangeForm(repo)
+    result = await form.validate_order_id(
+        "DD202611010001", CollectingDispatcher(), make_tracker(customer_id="C1001"), {}
+    )
+    assert result["order_blocked"] == "already_shipped"
+    blocked = make_tracker(customer_id="C1001", slots=result)
+    assert await form.required_slots(CHANGE_SLOTS, CollectingDispatcher(), blocked, {}) == [
+        "order_id"
+    ]
+
+
+async def test_new_phone_is_validated(repo: ShopRepository) -> None:
+    form = ValidateChangeForm(repo)
+    tracker = make_tracker(customer_id="C1001", slots={"change_field": "phone"})
+    dispatcher = CollectingDispatcher()
+    assert (await form.validate_new_value("12345", dispatcher, tracker, {})) == {"new_value": None}
+    assert responses(dispatcher) == ["utter_change_invalid"]
+    accepted = await form.validate_new_value("13712345678", CollectingDispatcher(), tracker, {})
+    assert accepted == {"new_value": "13712345678"}
+
+
+async def test_confirmed_address_change_is_written_and_masked(fresh_repo: ShopRepository) -> None:
+    address = "上海市浦东新区世纪大道100号5楼"
+    tracker = make_tracker(
+        customer_id="C1001",
+        slots={"order_id": "DD202611010003", "change_field": "address", "new_value": address,
+               "change_confirm": True},
+    )
+    _, dispatcher = await run(ActionSubmitChange(fresh_repo), tracker)
+    assert responses(dispatcher) == ["utter_changed"]
+    assert dispatcher.messages[0]["value"] != address  # the reply masks the address
+    assert (await fresh_repo.get_order("DD202611010003")).address == address
+
+
+async def test_declined_change_writes_nothing(fresh_repo: ShopRepository) -> None:
+    before = (await fresh_repo.get_order("DD202611010003")).address
+    tracker = make_tracker(
+        customer_id="C1001",
+        slots={"order_id": "DD202611010003", "change_field": "address",
+               "new_value": "北京市朝阳区建国路88号", "change_confirm": False},
+    )
+    _, dispatcher = await run(ActionSubmitChange(fresh_repo), tracker)
+    assert responses(dispatcher) == ["utter_change_aborted"]
+    assert (await fresh_repo.get_order("DD202611010003")).address == before
+
+
+async def test_return_form_fills_the_only_item_and_applies_windows(repo: ShopRepository) -> None:
+    form = ValidateReturnForm(repo)
+    inside = await form.validate_order_id(
+        "DD202611010002", CollectingDispatcher(), make_tracker(customer_id="C1001"), {}
+    )
+    assert inside["return_item"] == "TSH-002" and inside["order_blocked"] is None
+    late = make_tracker(customer_id="C1001", slots={"order_id": "DD202610150004",
+                                                    "return_item": "KET-004"})
+    result = await form.validate_return_reason("no_reason", CollectingDispatcher(), late, {})
+    assert result == {"return_reason": "no_reason", "order_blocked": "warranty"}
+    undelivered = await form.validate_order_id(
+        "DD202611010003", CollectingDispatcher(), make_tracker(customer_id="C1001"), {}
+    )
+    assert undelivered["order_blocked"] == "not_delivered"
+
+
+async def test_confirmed_return_is_created_once(fresh_repo: ShopRepository) -> None:
+    slots = {"order_id": "DD202611010002", "return_item": "TSH-002",
+             "return_reason": "no_reason", "return_confirm": True}
+    tracker = make_tracker(customer_id="C1001", slots=slots)
+    _, dispatcher = await run(ActionSubmitReturn(fresh_repo), tracker)
+    assert responses(dispatcher) == ["utter_return_created"]
+    created = dispatcher.messages[0]
+    assert created["return_id"].startswith("RT") and created["amount"] == "158.00"
+    assert created["eta"] in ("1-3", "3-7")
+    _, again = await run(ActionSubmitReturn(fresh_repo), tracker)
+    assert responses(again) == ["utter_return_already_open"]
+    assert len(await fresh_repo.list_returns(order_id="DD202611010002")) == 1
+
+
+async def test_late_return_offers_warranty_repair(fresh_repo: ShopRepository) -> None:
+    slots = {"order_id": "DD202610150004", "return_item": "KET-004",
+             "return_reason": "quality", "order_blocked": "warranty"}
+    events, dispatcher = await run(
+        ActionSubmitReturn(fresh_repo), make_tracker(customer_id="C1001", slots=slots)
+    )
+    assert responses(dispatcher) == ["utter_return_window_warranty"]
+    pending = [e["value"] for e in events if e.get("name") == "pending_confirmation"]
+    assert pending == ["repair:DD202610150004:KET-004:quality"]
+    assert await fresh_repo.list_returns(order_id="DD202610150004") == []
+
+
+async def test_problem_report_opens_a_case(fresh_repo: ShopRepository) -> None:
+    slots = {"order_id": "DD202611010002", "problem_kind": "missing_item",
+             "problem_description": "少了一件T恤"}
+    events, dispatcher = await run(
+        ActionSubmitProblem(fresh_repo), make_tracker(customer_id="C1001", slots=slots)
+    )
+    assert responses(dispatcher) == ["utter_case_created"]
+    assert dispatcher.messages[0]["case_id"].startswith("AS")
+    assert any(e.get("value") == "handoff:policy_exception" for e in events)
