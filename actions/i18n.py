@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from actions.shop.policy import aware, shop_date, shop_timezone
+
 Lang = str  # "zh" | "en"
 
 _LABELS: dict[str, dict[str, tuple[str, str]]] = {
@@ -138,11 +140,11 @@ def money(amount: Decimal | float | int | None) -> str:
 
 
 def day(value: date | datetime | None, lang: Lang) -> str:
-    """Formats a date the way customers of each language read it."""
+    """Formats a date (a timestamp as its day in the shop's time zone)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
-        value = value.date()
+        value = shop_date(value)
     if lang == "en":
         return value.strftime("%d %b %Y").lstrip("0")
     return f"{value.year}年{value.month}月{value.day}日"
@@ -152,4 +154,5 @@ def moment(value: datetime | None, lang: Lang) -> str:
     """Formats a timestamp to the minute."""
     if value is None:
         return ""
-    return f"{day(value, lang)} {value.strftime('%H:%M')}"
+    local = aware(value).astimezone(shop_timezone())
+    return f"{day(local, lang)} {local.strftime('%H:%M')}"

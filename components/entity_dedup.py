@@ -9,7 +9,7 @@ for each overlapping span of the same type.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -26,18 +26,18 @@ class EntityDeduplicator(GraphComponent):
     """Drops entities that overlap an entity of the same type from a preferred extractor."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         """Extractors in order of trust."""
         return {"preferred": ["RegexEntityExtractor", "SpacyPatternExtractor", "DIETClassifier"]}
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         """Stores the extractor ranking."""
         self._rank = {name: i for i, name in enumerate(config.get("preferred") or [])}
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -45,12 +45,12 @@ class EntityDeduplicator(GraphComponent):
         """Creates the component."""
         return cls({**cls.get_default_config(), **config})
 
-    def _key(self, entity: Dict[Text, Any]) -> int:
+    def _key(self, entity: dict[str, Any]) -> int:
         return self._rank.get(str(entity.get("extractor")), len(self._rank))
 
-    def deduplicate(self, entities: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
+    def deduplicate(self, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The entities without lower-ranked overlapping copies, in text order."""
-        kept: List[Dict[Text, Any]] = []
+        kept: list[dict[str, Any]] = []
         for entity in sorted(entities, key=self._key):
             overlaps = any(
                 other["entity"] == entity["entity"]
@@ -62,7 +62,7 @@ class EntityDeduplicator(GraphComponent):
                 kept.append(entity)
         return sorted(kept, key=lambda e: (e.get("start", 0), e.get("end", 0)))
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         """Deduplicates the entities of each message."""
         for message in messages:
             entities = message.get(ENTITIES)

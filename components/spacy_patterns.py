@@ -37,10 +37,12 @@ import calendar
 import datetime as dt
 import logging
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
-from typing import Any, Callable, Dict, List, Optional, Pattern, Sequence, Text, Tuple
+from functools import cache
+from re import Pattern
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -66,14 +68,14 @@ USD = "USD"
 
 # --------------------------------------------------------------------------- numbers
 
-_CN_DIGITS: Dict[Text, int] = {
+_CN_DIGITS: dict[str, int] = {
     "零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
     "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
 }  # fmt: skip
-_CN_UNITS: Dict[Text, int] = {"十": 10, "百": 100, "千": 1000}
-_CN_BIG: Dict[Text, int] = {"万": 10_000, "亿": 100_000_000}
+_CN_UNITS: dict[str, int] = {"十": 10, "百": 100, "千": 1000}
+_CN_BIG: dict[str, int] = {"万": 10_000, "亿": 100_000_000}
 
-_EN_NUMBERS: Dict[Text, int] = {
+_EN_NUMBERS: dict[str, int] = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
     "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
@@ -82,7 +84,7 @@ _EN_NUMBERS: Dict[Text, int] = {
 }  # fmt: skip
 
 
-def parse_cn_integer(text: Text) -> Optional[int]:
+def parse_cn_integer(text: str) -> int | None:
     """Parses a Chinese numeral: ``三`` 3, ``十五`` 15, ``两百`` 200, ``一百零五`` 105.
 
     Colloquial abbreviations count too: ``三百五`` 350, ``一千二`` 1200, ``两万五``
@@ -126,7 +128,7 @@ def parse_cn_integer(text: Text) -> Optional[int]:
     return total + section + number
 
 
-def parse_number(text: Text) -> Optional[Decimal]:
+def parse_number(text: str) -> Decimal | None:
     """Parses Arabic (``1,299.00``), Chinese (``三百五``, ``二点五``) or English
     (``twenty one``) numbers."""
     text = text.strip()
@@ -163,7 +165,7 @@ def parse_number(text: Text) -> Optional[Decimal]:
     return Decimal(value)
 
 
-def format_number(value: Decimal) -> Text:
+def format_number(value: Decimal) -> str:
     """``Decimal("299.00")`` -> ``"299"``, ``Decimal("49.90")`` -> ``"49.9"``."""
     text = format(value.normalize(), "f")
     return text
@@ -172,18 +174,16 @@ def format_number(value: Decimal) -> Text:
 # ----------------------------------------------------------------------------- dates
 
 
-def _make_date(year: int, month: int, day: int) -> Optional[dt.date]:
+def _make_date(year: int, month: int, day: int) -> dt.date | None:
     try:
         return dt.date(year, month, day)
     except ValueError:
         return None
 
 
-def _closest_year(today: dt.date, month: int, day: int) -> Optional[dt.date]:
+def _closest_year(today: dt.date, month: int, day: int) -> dt.date | None:
     candidates = [
-        d
-        for d in (_make_date(today.year + k, month, day) for k in (-1, 0, 1))
-        if d is not None
+        d for d in (_make_date(today.year + k, month, day) for k in (-1, 0, 1)) if d is not None
     ]
     if not candidates:
         return None
@@ -197,7 +197,7 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month + 1, min(day.day, last))
 
 
-def _shift(today: dt.date, count: int, unit: Text) -> dt.date:
+def _shift(today: dt.date, count: int, unit: str) -> dt.date:
     if unit == "month":
         return _add_months(today, count)
     if unit == "week":
@@ -210,7 +210,7 @@ def _week_day(today: dt.date, week_offset: int, weekday: int) -> dt.date:
     return monday + dt.timedelta(days=7 * week_offset + weekday)
 
 
-def _small_int(text: Text) -> Optional[int]:
+def _small_int(text: str) -> int | None:
     value = parse_number(text)
     if value is None or value != value.to_integral_value() or value > 10_000:
         return None
@@ -219,24 +219,24 @@ def _small_int(text: Text) -> Optional[int]:
 
 # ------------------------------------------------------------------------ rule table
 
-Value = Tuple[Text, Optional[Text]]  # (normalised value, currency or None)
-Handler = Callable[["re.Match[str]", dt.date, Text], Optional[Value]]
+Value = tuple[str, str | None]  # (normalised value, currency or None)
+Handler = Callable[["re.Match[str]", dt.date, str], Value | None]
 
 
 @dataclass(frozen=True)
 class Rule:
     """A regular expression for one entity label and how to normalise its match."""
 
-    label: Text
+    label: str
     regex: Pattern[str]
     handler: Handler
 
 
-def _iso(day: Optional[dt.date]) -> Optional[Value]:
+def _iso(day: dt.date | None) -> Value | None:
     return (day.isoformat(), None) if day is not None else None
 
 
-def _money(value: Optional[Decimal], currency: Text) -> Optional[Value]:
+def _money(value: Decimal | None, currency: str) -> Value | None:
     if value is None or value < 0:
         return None
     return format_number(value), currency
@@ -245,23 +245,23 @@ def _money(value: Optional[Decimal], currency: Text) -> Optional[Value]:
 _NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
 _CN_NUM = "[零〇一二两三四五六七八九十百千万]+"
 _CN_DAY_NUM = "[一二三四五六七八九十]{1,3}"
-_MULTIPLIERS: Dict[Text, int] = {"万": 10_000, "千": 1000, "k": 1000, "K": 1000}
+_MULTIPLIERS: dict[str, int] = {"万": 10_000, "千": 1000, "k": 1000, "K": 1000}
 
 # ----- Chinese rules (also applied to spans found by the Chinese matcher)
 
-_ZH_RELATIVE_DAYS: Dict[Text, int] = {
+_ZH_RELATIVE_DAYS: dict[str, int] = {
     "大前天": -3, "前天": -2, "昨天": -1, "昨日": -1, "昨晚": -1,
     "今天": 0, "今日": 0, "今晚": 0, "今早": 0,
     "明天": 1, "明日": 1, "明早": 1, "明晚": 1, "后天": 2, "大后天": 3,
 }  # fmt: skip
-_ZH_WEEKDAYS: Dict[Text, int] = {
+_ZH_WEEKDAYS: dict[str, int] = {
     "一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6,
     "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6,
 }  # fmt: skip
-_ZH_WEEK_OFFSETS: Dict[Text, int] = {
+_ZH_WEEK_OFFSETS: dict[str, int] = {
     "上上": -2, "上": -1, "这": 0, "本": 0, "下": 1, "下下": 2,
 }  # fmt: skip
-_ZH_UNITS: Dict[Text, Text] = {
+_ZH_UNITS: dict[str, str] = {
     "天": "day", "周": "week", "星期": "week", "礼拜": "week", "月": "month",
 }  # fmt: skip
 # After 块 (without 钱) a Han character usually starts a noun: 3块电池 is three
@@ -270,11 +270,11 @@ _AFTER_KUAI_OK = set("钱吗呢吧啊呀哦嘛了的多左右买退还付给就�
 _HAN_CHAR = re.compile("[\u4e00-\u9fff]")
 
 
-def _zh_iso(m: "re.Match[str]", today: dt.date, after: Text) -> Optional[Value]:
+def _zh_iso(m: re.Match[str], today: dt.date, after: str) -> Value | None:
     return _iso(_make_date(int(m[1]), int(m[2]), int(m[3])))
 
 
-def _zh_month_day(m: "re.Match[str]", today: dt.date, after: Text) -> Optional[Value]:
+def _zh_month_day(m: re.Match[str], today: dt.date, after: str) -> Value | None:
     month = _small_int(m[2])
     day = _small_int(m[3])
     if month is None or day is None:
@@ -285,16 +285,16 @@ def _zh_month_day(m: "re.Match[str]", today: dt.date, after: Text) -> Optional[V
     return _iso(_closest_year(today, month, day))
 
 
-def _zh_relative_day(m: "re.Match[str]", today: dt.date, after: Text) -> Optional[Value]:
+def _zh_relative_day(m: re.Match[str], today: dt.date, after: str) -> Value | None:
     return _iso(today + dt.timedelta(days=_ZH_RELATIVE_DAYS[m[0]]))
 
 
-def _zh_weekday(m: "re.Match[str]", today: dt.date, after: Text) -> Optional[Value]:
+def _zh_weekday(m: re.Match[str], today: dt.date, after: str) -> Value | None:
     offset = _ZH_WEEK_OFFSETS[m[1]] if m[1] else 0
     return _iso(_week_day(today, offset, _ZH_WEEKDAYS[m[2]]))
 
 
-def _zh_offset(m: "re.Match[str]", today: dt.date, after: Text) -> Optional[Value]:
+def _zh_offset(m: re.Match[str], today: dt.date, after: str) -> Value | None:
     count_text, measure_word, unit_text, direction = m[1], m[2], m[3], m[4]
     unit = _ZH_UNITS[unit_text]
     if unit == "month" and not measure_word:
@@ -312,13 +312,13 @@ def _zh_offset(m: "re.Match[str]", today: dt.date, after: Text) -> Optional[Valu
     return _iso(_shift(today, sign * count, unit))
 
 
-def _kuai_is_money(unit: Text, after: Text) -> bool:
+def _kuai_is_money(unit: str, after: str) -> bool:
     if unit != "块":
         return True
     return not (after and _HAN_CHAR.match(after) and after[0] not in _AFTER_KUAI_OK)
 
 
-def _with_tenth(value: Decimal, tenth: Optional[Text]) -> Decimal:
+def _with_tenth(value: Decimal, tenth: str | None) -> Decimal:
     if not tenth:
         return value
     digit = _CN_DIGITS.get(tenth)
@@ -327,16 +327,14 @@ def _with_tenth(value: Decimal, tenth: Optional[Text]) -> Decimal:
     return value + Decimal(digit) / 10
 
 
-def _zh_symbol_amount(
-    m: "re.Match[str]", today: dt.date, after: Text
-) -> Optional[Value]:
+def _zh_symbol_amount(m: re.Match[str], today: dt.date, after: str) -> Value | None:
     value = parse_number(m[1])
     if value is None:
         return None
     return _money(value * _MULTIPLIERS.get(m[2] or "", 1), CNY)
 
 
-def _zh_digit_amount(m: "re.Match[str]", today: dt.date, after: Text) -> Optional[Value]:
+def _zh_digit_amount(m: re.Match[str], today: dt.date, after: str) -> Value | None:
     number, multiplier, unit, tenth = m[1], m[2], m[3], m[4]
     if not tenth and not _kuai_is_money(unit, after):
         return None
@@ -349,9 +347,7 @@ def _zh_digit_amount(m: "re.Match[str]", today: dt.date, after: Text) -> Optiona
     return _money(_with_tenth(value, tenth), CNY)
 
 
-def _zh_numeral_amount(
-    m: "re.Match[str]", today: dt.date, after: Text
-) -> Optional[Value]:
+def _zh_numeral_amount(m: re.Match[str], today: dt.date, after: str) -> Value | None:
     number, unit, tenth = m[1], m[2], m[3]
     value = parse_number(number)
     if value is None:
@@ -366,7 +362,7 @@ def _zh_numeral_amount(
     return _money(_with_tenth(value, tenth), CNY)
 
 
-def _usd_amount(m: "re.Match[str]", today: dt.date, after: Text) -> Optional[Value]:
+def _usd_amount(m: re.Match[str], today: dt.date, after: str) -> Value | None:
     value = parse_number(m[1])
     if value is None:
         return None
@@ -374,18 +370,20 @@ def _usd_amount(m: "re.Match[str]", today: dt.date, after: Text) -> Optional[Val
     return _money(value * _MULTIPLIERS.get(multiplier or "", 1), USD)
 
 
-def _zh_usd_amount(m: "re.Match[str]", today: dt.date, after: Text) -> Optional[Value]:
+def _zh_usd_amount(m: re.Match[str], today: dt.date, after: str) -> Value | None:
     value = parse_number(m[1] or m[3])
     if value is None:
         return None
     return _money(value * _MULTIPLIERS.get(m[2] or "", 1), USD)
 
 
-def _cny_amount(m: "re.Match[str]", today: dt.date, after: Text) -> Optional[Value]:
+def _cny_amount(m: re.Match[str], today: dt.date, after: str) -> Value | None:
     return _money(parse_number(m[1]), CNY)
 
 
-_TENTH = "([一二两三四五六七八九]|[1-9])(?:毛|角)?(?![0-9一二两三四五六七八九十百千万个件台次张份单])"
+_TENTH = (
+    "([一二两三四五六七八九]|[1-9])(?:毛|角)?(?![0-9一二两三四五六七八九十百千万个件台次张份单])"
+)
 _ISO_DATE = r"(?<!\d)(\d{4})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})(?!\d)"
 
 ZH_RULES: Sequence[Rule] = (
@@ -450,32 +448,30 @@ ZH_RULES: Sequence[Rule] = (
     ),
     Rule(
         AMOUNT,
-        re.compile(
-            rf"({_CN_NUM}(?:点[零〇一二三四五六七八九]+)?)\s*(块钱|块|元|圆)(?:{_TENTH})?"
-        ),
+        re.compile(rf"({_CN_NUM}(?:点[零〇一二三四五六七八九]+)?)\s*(块钱|块|元|圆)(?:{_TENTH})?"),
         _zh_numeral_amount,
     ),
 )
 
 # ----- English rules (applied to lower-cased spans found by the English matcher)
 
-_EN_WEEKDAYS: Dict[Text, int] = {
+_EN_WEEKDAYS: dict[str, int] = {
     "mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2, "weds": 2,
     "wednesday": 2, "thu": 3, "thur": 3, "thurs": 3, "thursday": 3, "fri": 4,
     "friday": 4, "sat": 5, "saturday": 5, "sun": 6, "sunday": 6,
 }  # fmt: skip
-_EN_MONTHS: Dict[Text, int] = {
+_EN_MONTHS: dict[str, int] = {
     "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3,
     "apr": 4, "april": 4, "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7,
     "aug": 8, "august": 8, "sep": 9, "sept": 9, "september": 9, "oct": 10,
     "october": 10, "nov": 11, "november": 11, "dec": 12, "december": 12,
 }  # fmt: skip
-_EN_RELATIVE_DAYS: Dict[Text, int] = {
+_EN_RELATIVE_DAYS: dict[str, int] = {
     "today": 0, "tonight": 0, "tomorrow": 1, "tmr": 1, "tmrw": 1, "yesterday": -1,
 }  # fmt: skip
 
 
-def _alternation(words: Sequence[Text]) -> Text:
+def _alternation(words: Sequence[str]) -> str:
     return "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
 
 
@@ -486,11 +482,11 @@ _EN_COUNT = rf"\d+|(?:{_EN_NUM_WORD})(?:[\s\-]+(?:and\s+)?(?:{_EN_NUM_WORD})){{0
 _EN_UNIT = r"days?|weeks?|months?"
 
 
-def _en_unit(text: Text) -> Text:
+def _en_unit(text: str) -> str:
     return text.rstrip("s")
 
 
-def _en_weekday(m: "re.Match[str]", today: dt.date, after: Text) -> Optional[Value]:
+def _en_weekday(m: re.Match[str], today: dt.date, after: str) -> Value | None:
     modifier, weekday = m[1], _EN_WEEKDAYS[m[2]]
     if modifier in ("last", "past"):
         back = (today.weekday() - weekday) % 7 or 7
@@ -501,7 +497,7 @@ def _en_weekday(m: "re.Match[str]", today: dt.date, after: Text) -> Optional[Val
     return _iso(_week_day(today, 0, weekday))
 
 
-def _en_ago(m: "re.Match[str]", today: dt.date, after: Text) -> Optional[Value]:
+def _en_ago(m: re.Match[str], today: dt.date, after: str) -> Value | None:
     count = _small_int(m[1])
     if count is None:
         return None
@@ -509,7 +505,7 @@ def _en_ago(m: "re.Match[str]", today: dt.date, after: Text) -> Optional[Value]:
     return _iso(_shift(today, sign * count, _en_unit(m[2])))
 
 
-def _en_in(m: "re.Match[str]", today: dt.date, after: Text) -> Optional[Value]:
+def _en_in(m: re.Match[str], today: dt.date, after: str) -> Value | None:
     count = _small_int(m[1])
     if count is None:
         return None
@@ -517,8 +513,8 @@ def _en_in(m: "re.Match[str]", today: dt.date, after: Text) -> Optional[Value]:
 
 
 def _en_month_day(
-    month_text: Text, day_text: Text, year_text: Optional[Text], today: dt.date
-) -> Optional[Value]:
+    month_text: str, day_text: str, year_text: str | None, today: dt.date
+) -> Value | None:
     month, day = _EN_MONTHS[month_text], int(day_text)
     if year_text:
         return _iso(_make_date(int(year_text), month, day))
@@ -540,9 +536,7 @@ EN_RULES: Sequence[Rule] = (
     Rule(
         DATE,
         re.compile(r"\b(today|tonight|tomorrow|tmrw|tmr|yesterday)\b"),
-        lambda m, today, after: _iso(
-            today + dt.timedelta(days=_EN_RELATIVE_DAYS[m[1]])
-        ),
+        lambda m, today, after: _iso(today + dt.timedelta(days=_EN_RELATIVE_DAYS[m[1]])),
     ),
     Rule(
         DATE,
@@ -560,9 +554,7 @@ EN_RULES: Sequence[Rule] = (
     Rule(DATE, re.compile(rf"\bin\s+({_EN_COUNT})\s+({_EN_UNIT})\b"), _en_in),
     Rule(
         DATE,
-        re.compile(
-            rf"\b({_EN_MONTH_RE})\.?\s*(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s*(\d{{4}})\b)?"
-        ),
+        re.compile(rf"\b({_EN_MONTH_RE})\.?\s*(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s*(\d{{4}})\b)?"),
         lambda m, today, after: _en_month_day(m[1], m[2], m[3], today),
     ),
     Rule(
@@ -599,25 +591,23 @@ EN_RULES: Sequence[Rule] = (
 
 _NUM_TOKEN = r"^\d+(?:,\d{3})*(?:\.\d+)?$"
 _DAY_TOKEN = r"^\d{1,2}(?:st|nd|rd|th)?$"
-_EN_NUM_TOKENS: List[Dict[Text, Any]] = [{"LIKE_NUM": True, "OP": "+"}]
-_EN_A_TOKEN: List[Dict[Text, Any]] = [{"LOWER": {"IN": ["a", "an"]}}]
-_EN_UNIT_TOKEN: Dict[Text, Any] = {
+_EN_NUM_TOKENS: list[dict[str, Any]] = [{"LIKE_NUM": True, "OP": "+"}]
+_EN_A_TOKEN: list[dict[str, Any]] = [{"LOWER": {"IN": ["a", "an"]}}]
+_EN_UNIT_TOKEN: dict[str, Any] = {
     "LOWER": {"IN": ["day", "days", "week", "weeks", "month", "months"]}
 }
-_MONTH_TOKEN: Dict[Text, Any] = {
-    "LOWER": {"IN": list(_EN_MONTHS) + [f"{m}." for m in _EN_MONTHS]}
-}
-_YEAR_TOKEN: Dict[Text, Any] = {"TEXT": {"REGEX": r"^\d{4}$"}}
-_SEP_TOKEN: Dict[Text, Any] = {"TEXT": {"IN": ["-", "/", "."]}}
-_MD_TOKEN: Dict[Text, Any] = {"TEXT": {"REGEX": r"^\d{1,2}$"}}
-_ISO_PATTERNS: List[List[Dict[Text, Any]]] = [
+_MONTH_TOKEN: dict[str, Any] = {"LOWER": {"IN": list(_EN_MONTHS) + [f"{m}." for m in _EN_MONTHS]}}
+_YEAR_TOKEN: dict[str, Any] = {"TEXT": {"REGEX": r"^\d{4}$"}}
+_SEP_TOKEN: dict[str, Any] = {"TEXT": {"IN": ["-", "/", "."]}}
+_MD_TOKEN: dict[str, Any] = {"TEXT": {"REGEX": r"^\d{1,2}$"}}
+_ISO_PATTERNS: list[list[dict[str, Any]]] = [
     [{"TEXT": {"REGEX": r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}$"}}],
     [_YEAR_TOKEN, _SEP_TOKEN, _MD_TOKEN, _SEP_TOKEN, _MD_TOKEN],
 ]
 
 
-def _en_patterns() -> Dict[Text, List[List[Dict[Text, Any]]]]:
-    dates: List[List[Dict[Text, Any]]] = [
+def _en_patterns() -> dict[str, list[list[dict[str, Any]]]]:
+    dates: list[list[dict[str, Any]]] = [
         [{"LOWER": {"IN": list(_EN_RELATIVE_DAYS)}}],
         [
             {"LOWER": "the", "OP": "?"},
@@ -655,11 +645,9 @@ def _en_patterns() -> Dict[Text, List[List[Dict[Text, Any]]]]:
             dates.append([*count, _EN_UNIT_TOKEN, *tail])
     currency_before = {"LOWER": {"IN": ["$", "us$", "usd", "¥", "￥", "rmb", "cny", "＄"]}}
     currency_after = {
-        "LOWER": {
-            "IN": ["dollar", "dollars", "buck", "bucks", "usd", "yuan", "rmb", "cny"]
-        }
+        "LOWER": {"IN": ["dollar", "dollars", "buck", "bucks", "usd", "yuan", "rmb", "cny"]}
     }
-    amounts: List[List[Dict[Text, Any]]] = [
+    amounts: list[list[dict[str, Any]]] = [
         [currency_before, {"LIKE_NUM": True}, {"LOWER": "k", "OP": "?"}],
         [*_EN_NUM_TOKENS, currency_after],
         [
@@ -675,15 +663,19 @@ def _en_patterns() -> Dict[Text, List[List[Dict[Text, Any]]]]:
     return {DATE: dates, AMOUNT: amounts}
 
 
-def _zh_patterns() -> Dict[Text, List[List[Dict[Text, Any]]]]:
+def _zh_patterns() -> dict[str, list[list[dict[str, Any]]]]:
     relative = "|".join(sorted(_ZH_RELATIVE_DAYS, key=len, reverse=True))
     day_unit = {"TEXT": {"IN": ["日", "号"]}}
-    dates: List[List[Dict[Text, Any]]] = [
+    dates: list[list[dict[str, Any]]] = [
         # jieba keeps 昨天 / 今天下午 / 昨天晚上 as one token
         [{"TEXT": {"REGEX": f"^(?:{relative})"}}],
         [
             {"TEXT": {"IN": ["上", "下", "这", "本", "上个", "下个", "这个"]}, "OP": "?"},
-            {"TEXT": {"REGEX": r"^(?:上上|下下|上|下|这|本)?个?(?:周|星期|礼拜)[一二三四五六日天1-7]$"}},
+            {
+                "TEXT": {
+                    "REGEX": r"^(?:上上|下下|上|下|这|本)?个?(?:周|星期|礼拜)[一二三四五六日天1-7]$"
+                }
+            },
         ],
         [_YEAR_TOKEN, {"ORTH": "年"}, _MD_TOKEN, {"ORTH": "月"}, _MD_TOKEN, day_unit],
         [_MD_TOKEN, {"ORTH": "月"}, _MD_TOKEN, day_unit],
@@ -700,7 +692,7 @@ def _zh_patterns() -> Dict[Text, List[List[Dict[Text, Any]]]]:
         *_ISO_PATTERNS,
     ]
     number = {"TEXT": {"REGEX": _NUM_TOKEN}}
-    amounts: List[List[Dict[Text, Any]]] = [
+    amounts: list[list[dict[str, Any]]] = [
         [{"TEXT": {"IN": ["¥", "￥", "$", "＄"]}}, number],
         [number, {"TEXT": {"IN": ["元", "块", "块钱", "圆", "万元", "千元", "美元", "美金"]}}],
         [number, {"TEXT": {"IN": ["块", "万", "千"]}}, {"TEXT": {"IN": ["钱", "元"]}}],
@@ -723,7 +715,7 @@ _TRIGGER = re.compile(
 # characters the rules use -> simplified, one character for one so offsets stay valid.
 _FULL_WIDTH = str.maketrans(
     {
-        **dict(zip("週禮後個兩塊錢號萬圓這點", "周礼后个两块钱号万圆这点")),
+        **dict(zip("週禮後個兩塊錢號萬圓這點", "周礼后个两块钱号万圆这点", strict=True)),
         **{chr(0xFF10 + i): str(i) for i in range(10)},
         **{chr(0xFF21 + i): chr(0x41 + i) for i in range(26)},
         **{chr(0xFF41 + i): chr(0x61 + i) for i in range(26)},
@@ -739,11 +731,11 @@ _FULL_WIDTH = str.maketrans(
 class Found:
     """One extracted entity before it becomes a Rasa entity dict."""
 
-    label: Text
+    label: str
     start: int
     end: int
-    value: Text
-    currency: Optional[Text] = None
+    value: str
+    currency: str | None = None
 
 
 class _Pipelines:
@@ -769,14 +761,14 @@ class _Pipelines:
                 matcher.add(label, label_patterns)
 
 
-@lru_cache(maxsize=None)
-def _pipelines(dictionary_path: Optional[Text] = None) -> _Pipelines:
+@cache
+def _pipelines(dictionary_path: str | None = None) -> _Pipelines:
     if dictionary_path:
         _load_jieba_dictionaries(dictionary_path)
     return _Pipelines()
 
 
-def _load_jieba_dictionaries(path: Text) -> None:
+def _load_jieba_dictionaries(path: str) -> None:
     import glob
 
     import jieba
@@ -787,15 +779,15 @@ def _load_jieba_dictionaries(path: Text) -> None:
 
 
 def _best(
-    rules: Sequence[Rule], label: Text, text: Text, end_context: Text, today: dt.date
-) -> Optional[Tuple[int, int, Value]]:
+    rules: Sequence[Rule], label: str, text: str, end_context: str, today: dt.date
+) -> tuple[int, int, Value] | None:
     """The longest rule match of ``label`` inside a matched span: (start, end, value).
 
     The offsets are relative to the span, so a matcher span that is longer than the
     expression (jieba's ``昨天晚上``, or ``49.99 3 days ago`` from a greedy number
     pattern) shrinks to the part the rule understood.
     """
-    best: Optional[Tuple[int, int, Value]] = None
+    best: tuple[int, int, Value] | None = None
     for rule in rules:
         if rule.label != label:
             continue
@@ -808,8 +800,8 @@ def _best(
     return best
 
 
-def _scan(rules: Sequence[Rule], text: Text, today: dt.date) -> List[Found]:
-    found: List[Found] = []
+def _scan(rules: Sequence[Rule], text: str, today: dt.date) -> list[Found]:
+    found: list[Found] = []
     for rule in rules:
         for m in rule.regex.finditer(text):
             value = rule.handler(m, today, text[m.end() :])
@@ -818,8 +810,8 @@ def _scan(rules: Sequence[Rule], text: Text, today: dt.date) -> List[Found]:
     return found
 
 
-def _longest_first(candidates: List[Found]) -> List[Found]:
-    kept: List[Found] = []
+def _longest_first(candidates: list[Found]) -> list[Found]:
+    kept: list[Found] = []
     for item in sorted(candidates, key=lambda f: (f.start - f.end, f.start)):
         if all(item.end <= k.start or item.start >= k.end for k in kept):
             kept.append(item)
@@ -829,14 +821,12 @@ def _longest_first(candidates: List[Found]) -> List[Found]:
 # ------------------------------------------------------------------------ component
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
 class SpacyPatternExtractor(GraphComponent, EntityExtractorMixin):
     """Extracts ``date`` and ``amount`` entities with spaCy matchers and rules."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         """The component's default config (see parent class for full docstring)."""
         return {
             # which entities to extract
@@ -851,16 +841,16 @@ class SpacyPatternExtractor(GraphComponent, EntityExtractorMixin):
         }
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         """Any extra python dependencies required for this component to run."""
         return ["spacy", "jieba"]
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         """Creates the extractor and builds (or reuses) the spaCy pipelines."""
         self._config = {**self.get_default_config(), **config}
         self._dimensions = set(self._config["dimensions"] or [DATE, AMOUNT])
         reference = self._config.get("reference_date")
-        self._reference_date: Optional[dt.date] = (
+        self._reference_date: dt.date | None = (
             dt.date.fromisoformat(str(reference)) if reference else None
         )
         self._tz = _timezone(self._config.get("timezone") or "Asia/Shanghai")
@@ -869,7 +859,7 @@ class SpacyPatternExtractor(GraphComponent, EntityExtractorMixin):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -883,9 +873,7 @@ class SpacyPatternExtractor(GraphComponent, EntityExtractorMixin):
             return self._reference_date
         return dt.datetime.now(self._tz).date()
 
-    def extract(
-        self, text: Optional[Text], today: Optional[dt.date] = None
-    ) -> List[Dict[Text, Any]]:
+    def extract(self, text: str | None, today: dt.date | None = None) -> list[dict[str, Any]]:
         """Returns the entities found in ``text`` (dates relative to ``today``)."""
         if not text:
             return []
@@ -919,11 +907,11 @@ class SpacyPatternExtractor(GraphComponent, EntityExtractorMixin):
                         currency,
                     )
                 )
-        entities: List[Dict[Text, Any]] = []
+        entities: list[dict[str, Any]] = []
         for item in _longest_first(candidates):
             if item.label not in self._dimensions:
                 continue
-            entity: Dict[Text, Any] = {
+            entity: dict[str, Any] = {
                 ENTITY_ATTRIBUTE_TYPE: item.label,
                 ENTITY_ATTRIBUTE_START: item.start,
                 ENTITY_ATTRIBUTE_END: item.end,
@@ -934,19 +922,17 @@ class SpacyPatternExtractor(GraphComponent, EntityExtractorMixin):
             entities.append(entity)
         return self.add_extractor_name(entities)
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         """Adds ``date`` / ``amount`` entities to each message."""
         today = self.today()
         for message in messages:
             entities = self.extract(message.get(TEXT), today)
             if entities:
-                message.set(
-                    ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True
-                )
+                message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
         return messages
 
 
-def _timezone(name: Text) -> dt.tzinfo:
+def _timezone(name: str) -> dt.tzinfo:
     try:
         from zoneinfo import ZoneInfo
 

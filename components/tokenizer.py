@@ -7,8 +7,6 @@ and dilute the bag-of-words features of English messages; this subclass removes 
 
 from __future__ import annotations
 
-from typing import List, Text
-
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
@@ -21,7 +19,7 @@ from rasa.shared.nlu.training_data.message import Message
 class BilingualJiebaTokenizer(JiebaTokenizer):
     """Jieba segmentation for Chinese, word tokens for English, no whitespace tokens."""
 
-    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+    def tokenize(self, message: Message, attribute: str) -> list[Token]:
         """Tokenizes the attribute, keeping only tokens with visible characters."""
         tokens = super().tokenize(message, attribute)
         kept = [token for token in tokens if token.text.strip()]

@@ -30,9 +30,10 @@ import statistics
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 import yaml
 
@@ -62,9 +63,9 @@ class Prediction:
     """The model's answer for one example."""
 
     example: Example
-    intent: Optional[str]
+    intent: str | None
     confidence: float
-    topic: Optional[str]
+    topic: str | None
 
     @property
     def is_fallback(self) -> bool:
@@ -72,11 +73,7 @@ class Prediction:
 
     @property
     def correct(self) -> bool:
-        return (
-            not self.is_fallback
-            and self.topic is not None
-            and self.topic == self.example.topic
-        )
+        return not self.is_fallback and self.topic is not None and self.topic == self.example.topic
 
 
 # ------------------------------------------------------------------------- inputs
@@ -91,21 +88,26 @@ def default_eval_dir() -> Path:
 
 
 def newest_model(models_dir: Path) -> Path:
-    """The most recently written model archive in ``models_dir``."""
+    """The model ``scripts/train.py`` recorded in ``models/latest``, else the newest."""
+    latest = models_dir / "latest"
+    if latest.is_file():
+        recorded = Path(latest.read_text(encoding="utf-8").strip())
+        if recorded.is_file():
+            return recorded
     models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     if not models:
         raise SystemExit(f"No model in {models_dir}; run `make train` first.")
     return models[-1]
 
 
-def _topic_or_none(value: Any) -> Optional[str]:
+def _topic_or_none(value: Any) -> str | None:
     if value is None:
         return None
     text = str(value).strip()
     return None if text.lower() in NO_TOPIC else text
 
 
-def load_bot_topics(path: Path) -> Dict[str, Optional[str]]:
+def load_bot_topics(path: Path) -> dict[str, str | None]:
     """Reads the bot's intent -> topic map.
 
     Accepted shapes: ``{intent: topic}``, the same under one top-level key (for
@@ -121,7 +123,7 @@ def load_bot_topics(path: Path) -> Dict[str, Optional[str]]:
         only = next(iter(content.values()))
         if isinstance(only, dict):
             mapping = only
-    result: Dict[str, Optional[str]] = {}
+    result: dict[str, str | None] = {}
     for key, value in mapping.items():
         if isinstance(value, list):
             for intent in value:
@@ -140,30 +142,28 @@ def language_of(file_name: str) -> str:
     return LANGUAGE_OF_FILE_PREFIX.get(prefix, prefix)
 
 
-def _evenly_spaced(rows: Sequence[Example], limit: Optional[int]) -> List[Example]:
+def _evenly_spaced(rows: Sequence[Example], limit: int | None) -> list[Example]:
     if not limit or limit >= len(rows):
         return list(rows)
     step = len(rows) / limit
     return [rows[int(i * step)] for i in range(limit)]
 
 
-def load_benchmark(
-    eval_dir: Path, limit: Optional[int] = None
-) -> Tuple[List[Example], Counter]:
+def load_benchmark(eval_dir: Path, limit: int | None = None) -> tuple[list[Example], Counter]:
     """Reads every CSV named in ``topics.yml``; returns examples and skipped labels."""
     topics_file = eval_dir / "topics.yml"
     if not topics_file.is_file():
         raise SystemExit(f"No benchmark: {topics_file} is missing.")
     spec = yaml.safe_load(topics_file.read_text(encoding="utf-8")) or {}
-    labels: Dict[str, Dict[str, str]] = spec.get("labels") or {}
-    examples: List[Example] = []
+    labels: dict[str, dict[str, str]] = spec.get("labels") or {}
+    examples: list[Example] = []
     skipped: Counter = Counter()
     for file_name, label_topics in sorted(labels.items()):
         path = eval_dir / file_name
         if not path.is_file():
             logger.warning(f"{path} is listed in topics.yml but missing; skipped.")
             continue
-        rows: List[Example] = []
+        rows: list[Example] = []
         with path.open(encoding="utf-8", newline="") as handle:
             for row in csv.DictReader(handle):
                 text = (row.get("text") or "").strip()
@@ -182,11 +182,9 @@ def load_benchmark(
 # ------------------------------------------------------------------------ parsing
 
 
-def _top_confidence(parse: Dict[str, Any]) -> float:
+def _top_confidence(parse: dict[str, Any]) -> float:
     """Confidence of the classifier's best real intent (ignoring ``nlu_fallback``)."""
-    ranking = [
-        r for r in parse.get("intent_ranking") or [] if r.get("name") != FALLBACK_INTENT
-    ]
+    ranking = [r for r in parse.get("intent_ranking") or [] if r.get("name") != FALLBACK_INTENT]
     if ranking:
         return float(max(r.get("confidence") or 0.0 for r in ranking))
     return float((parse.get("intent") or {}).get("confidence") or 0.0)
@@ -205,17 +203,17 @@ class Parser:
 
         self.agent = Agent.load(str(model_path))
 
-    async def parse_all(self, texts: Sequence[str]) -> List[Dict[str, Any]]:
+    async def parse_all(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         return [await self.agent.parse_message(text) for text in texts]
 
 
 def predict(
     examples: Sequence[Example],
-    parses: Sequence[Dict[str, Any]],
-    bot_topics: Dict[str, Optional[str]],
-) -> List[Prediction]:
-    predictions: List[Prediction] = []
-    for example, parse in zip(examples, parses):
+    parses: Sequence[dict[str, Any]],
+    bot_topics: dict[str, str | None],
+) -> list[Prediction]:
+    predictions: list[Prediction] = []
+    for example, parse in zip(examples, parses, strict=True):
         intent = (parse.get("intent") or {}).get("name")
         topic = bot_topics.get(intent) if intent else None
         predictions.append(Prediction(example, intent, _top_confidence(parse), topic))
@@ -225,11 +223,11 @@ def predict(
 # ------------------------------------------------------------------------ figures
 
 
-def _rate(part: int, whole: int) -> Optional[float]:
+def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def quartiles(values: Sequence[float]) -> Dict[str, Optional[float]]:
+def quartiles(values: Sequence[float]) -> dict[str, float | None]:
     if not values:
         return {"min": None, "q1": None, "median": None, "q3": None, "max": None}
     ordered = sorted(values)
@@ -246,12 +244,12 @@ def quartiles(values: Sequence[float]) -> Dict[str, Optional[float]]:
     }
 
 
-def summarise(predictions: Sequence[Prediction]) -> Dict[str, Any]:
+def summarise(predictions: Sequence[Prediction]) -> dict[str, Any]:
     """Accuracy, per-topic accuracy, confusions, fallback rate, confidence quartiles."""
     total = len(predictions)
     correct = sum(p.correct for p in predictions)
     fallbacks = sum(p.is_fallback for p in predictions)
-    per_topic: Dict[str, List[Prediction]] = defaultdict(list)
+    per_topic: dict[str, list[Prediction]] = defaultdict(list)
     for p in predictions:
         per_topic[p.example.topic].append(p)
     confusions = Counter(
@@ -276,9 +274,9 @@ def summarise(predictions: Sequence[Prediction]) -> Dict[str, Any]:
     }
 
 
-def report(predictions: Sequence[Prediction]) -> Dict[str, Any]:
-    by_language: Dict[str, List[Prediction]] = defaultdict(list)
-    by_file: Dict[str, List[Prediction]] = defaultdict(list)
+def report(predictions: Sequence[Prediction]) -> dict[str, Any]:
+    by_language: dict[str, list[Prediction]] = defaultdict(list)
+    by_file: dict[str, list[Prediction]] = defaultdict(list)
     for p in predictions:
         by_language[p.example.language].append(p)
         by_file[p.example.file].append(p)
@@ -287,7 +285,11 @@ def report(predictions: Sequence[Prediction]) -> Dict[str, Any]:
     )
     return {
         "overall": summarise(predictions),
-        "languages": {lang: summarise(items) for lang, items in sorted(by_language.items())},
+        # Chinese first, then English, then anything else
+        "languages": {
+            lang: summarise(by_language[lang])
+            for lang in sorted(by_language, key=lambda x: (x != "zh", x != "en", x))
+        },
         "files": {
             name: {
                 "n": len(items),
@@ -299,11 +301,11 @@ def report(predictions: Sequence[Prediction]) -> Dict[str, Any]:
     }
 
 
-def _pct(value: Optional[float]) -> str:
+def _pct(value: float | None) -> str:
     return "  n/a" if value is None else f"{100 * value:5.1f}%"
 
 
-def print_report(figures: Dict[str, Any], out: Any = sys.stdout) -> None:
+def print_report(figures: dict[str, Any], out: Any = sys.stdout) -> None:
     def line(text: str = "") -> None:
         print(text, file=out)
 
@@ -330,9 +332,7 @@ def print_report(figures: Dict[str, Any], out: Any = sys.stdout) -> None:
             line(f"  {topic:16s} {_pct(topic_stats['accuracy'])}  (n={topic_stats['n']})")
         line(f"[{lang}] most frequent confusions (gold topic -> predicted intent)")
         for item in stats["top_confusions"]:
-            line(
-                f"  {item['count']:4d}  {item['gold_topic']} -> {item['predicted_intent']}"
-            )
+            line(f"  {item['count']:4d}  {item['gold_topic']} -> {item['predicted_intent']}")
         conf = stats["confidence"]
         line(
             f"[{lang}] intent confidence: min {conf['min']}  q1 {conf['q1']}  "
@@ -369,7 +369,7 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="model archive (default: newest)")
     parser.add_argument("--models-dir", type=Path, default=PROJECT_ROOT / "models")
@@ -380,7 +380,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def run(args: argparse.Namespace) -> Dict[str, Any]:
+async def run(args: argparse.Namespace) -> dict[str, Any]:
     eval_dir = args.eval_dir or default_eval_dir()
     if args.json and _inside(args.json, DATA_DIR):
         raise SystemExit("Refusing to write into data/: choose another --json path.")
@@ -412,7 +412,7 @@ async def run(args: argparse.Namespace) -> Dict[str, Any]:
     return figures
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)

@@ -19,9 +19,10 @@ pids+=($!)
 .venv/bin/rasa run --model "$model" --port "$RASA_PORT" --enable-api --auth-token "$RASA_AUTH_TOKEN" \
   --credentials credentials.yml --endpoints endpoints.yml &
 pids+=($!)
-if [ -f bot/__main__.py ]; then
-  DEMO_MODE="${DEMO_MODE:-1}" GATEWAY_PORT="$GATEWAY_PORT" .venv/bin/python -m bot &
-  pids+=($!)
-fi
+# Gateway (widget, demo shop at /, inbox at /inbox). Demo mode (demo customer tokens and
+# demo inbox accounts) and round-the-clock agent hours are for `make run` only.
+DEMO_MODE="${DEMO_MODE:-1}" SERVICE_HOURS="${SERVICE_HOURS:-00:00-24:00}" GATEWAY_PORT="$GATEWAY_PORT" \
+  .venv/bin/python -m bot &
+pids+=($!)
 echo "action server :$ACTIONS_PORT  rasa :$RASA_PORT  gateway :$GATEWAY_PORT  (Ctrl-C stops all)"
 wait -n

@@ -100,7 +100,9 @@ def stop_process(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def rasa_stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RasaStack]:
+def rasa_stack(
+    trained_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RasaStack]:
     """The real action server and Rasa server over a freshly seeded database."""
     workdir = tmp_path_factory.mktemp("stack")
     database_url = seed_database(workdir / "shop.db")

@@ -62,7 +62,9 @@ def make_tracker(
     )
 
 
-async def run(action: Action, tracker: Tracker) -> tuple[list[dict[str, Any]], CollectingDispatcher]:
+async def run(
+    action: Action, tracker: Tracker
+) -> tuple[list[dict[str, Any]], CollectingDispatcher]:
     """Runs an action; returns its events and the dispatcher holding its messages."""
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, tracker, DOMAIN)

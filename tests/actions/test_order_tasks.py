@@ -19,7 +19,8 @@ def task_tracker(intent: str, order_id: str, customer_id: str | None = "C1001", 
 
 
 async def test_status_of_a_paid_order(repo: ShopRepository) -> None:
-    _, dispatcher = await run(ActionResumeTask(repo), task_tracker("order_status", "DD202611010003"))
+    tracker = task_tracker("order_status", "DD202611010003")
+    _, dispatcher = await run(ActionResumeTask(repo), tracker)
     message = dispatcher.messages[0]
     assert message["response"] == "utter_order_status"
     assert message["order_id"] == "DD202611010003"
