@@ -41,15 +41,18 @@ validate: venv
 eval: train
 	$(PY) scripts/eval_topics.py
 
+LINTED := $(wildcard actions bot components scripts tests)
+
 lint: venv
-	$(VENV)/bin/ruff check actions bot components scripts tests
+	$(VENV)/bin/ruff check $(LINTED)
 
 run: venv seed train
 	bash scripts/run_all.sh
 
 test: venv system-deps
 	$(VENV)/bin/pip check
-	$(VENV)/bin/ruff check actions bot components scripts tests
+	$(VENV)/bin/ruff check $(LINTED)
+	$(PY) scripts/gen_responses.py --check || (echo "domain/responses.yml is stale: run scripts/gen_responses.py" && exit 1)
 	$(PY) scripts/train.py
 	$(PY) -m pytest -q tests
 
