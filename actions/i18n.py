@@ -82,6 +82,20 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "return": ("申请退货", "Start a return"),
         "track": ("查物流", "Track it"),
     },
+    # Sentences that fill a placeholder of a response ({} fields filled by `phrase`).
+    "phrase": {
+        "delivered_on": ("已于{day}签收。", "Delivered on {day}."),
+        "expected_on": ("预计 {day} 送达。", "Expected delivery: {day}."),
+        "refund_issued": (
+            "已于{issued}退款，预计{first}至{last}到账。",
+            "Issued {issued}; it reaches you between {first} and {last}.",
+        ),
+        "refund_pending": (
+            "仓库验收后发起退款，{low}-{high}个工作日到账。",
+            "The refund is issued once the warehouse checks the item and arrives within "
+            "{low}-{high} business days.",
+        ),
+    },
     "change_problem": {
         "address": (
             "地址需8-120个字，包含省市区和详细地址",
@@ -124,6 +138,16 @@ def label(group: str, key: str | None, lang: Lang) -> str:
     if pair is None:
         return key
     return pair[1] if lang == "en" else pair[0]
+
+
+def phrase(key: str, lang: Lang, **values: object) -> str:
+    """A sentence from the `phrase` group with its fields filled in."""
+    return label("phrase", key, lang).format(**values)
+
+
+def separator(lang: Lang) -> str:
+    """How items of a list are joined in a sentence."""
+    return "; " if lang == "en" else "；"
 
 
 def intent_label(intent: str, lang: Lang) -> str | None:

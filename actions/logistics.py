@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.constants import REASON_LOGISTICS
 from actions.conversation import language
 from actions.handoff import offer_handoff
-from actions.i18n import day, label, moment
+from actions.i18n import day, label, moment, phrase, separator
 from actions.order_forms import order_values
 from actions.shop.dto import Order
 from actions.shop.policy import logistics_exception, utcnow
@@ -33,22 +33,16 @@ def answer_tracking(
         for event in shipment.events[:EVENTS_SHOWN]
     ]
     if shipment.delivered_at is not None:
-        eta = ("Delivered on " if lang == "en" else "已于") + day(shipment.delivered_at, lang) + (
-            "." if lang == "en" else "签收。"
-        )
+        eta = phrase("delivered_on", lang, day=day(shipment.delivered_at, lang))
     elif shipment.expected_delivery is not None:
-        eta = (
-            f"Expected delivery: {day(shipment.expected_delivery, lang)}."
-            if lang == "en"
-            else f"预计 {day(shipment.expected_delivery, lang)} 送达。"
-        )
+        eta = phrase("expected_on", lang, day=day(shipment.expected_delivery, lang))
     else:
         eta = ""
     dispatcher.utter_message(
         response="utter_tracking",
         carrier=shipment.carrier_en if lang == "en" else shipment.carrier,
         tracking_no=shipment.tracking_no,
-        events=("; " if lang == "en" else "；").join(events) or "-",
+        events=separator(lang).join(events) or "-",
         eta=eta,
         **values,
     )

@@ -10,7 +10,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.base import ShopAction
 from actions.conversation import customer_id, language
-from actions.i18n import day, money
+from actions.i18n import day, money, separator
 
 
 class ActionLoyalty(ShopAction):
@@ -81,6 +81,6 @@ class ActionCoupons(ShopAction):
         dispatcher.utter_message(
             response="utter_coupons",
             count=len(coupons),
-            coupons=("; " if lang == "en" else "；").join(lines),
+            coupons=separator(lang).join(lines),
         )
         return []

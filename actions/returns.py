@@ -25,7 +25,7 @@ from actions.constants import (
 )
 from actions.conversation import language
 from actions.handoff import offer_handoff
-from actions.i18n import day, label, money
+from actions.i18n import day, label, money, phrase
 from actions.order_forms import (
     OrderFormValidation,
     Slots,
@@ -320,21 +320,11 @@ async def answer_refund_status(
     for request in requests[:3]:
         if request.refunded_at is not None:
             first, last = refund_arrival(request.refund_method, request.refunded_at)
-            eta = (
-                f"Issued {day(request.refunded_at, lang)}; it reaches you between "
-                f"{day(first, lang)} and {day(last, lang)}."
-                if lang == "en"
-                else f"已于{day(request.refunded_at, lang)}退款，预计{day(first, lang)}至"
-                f"{day(last, lang)}到账。"
-            )
+            eta = phrase("refund_issued", lang, issued=day(request.refunded_at, lang),
+                         first=day(first, lang), last=day(last, lang))
         else:
             low, high = refund_eta(request.refund_method)
-            eta = (
-                f"The refund is issued once the warehouse checks the item and arrives "
-                f"within {low}-{high} business days."
-                if lang == "en"
-                else f"仓库验收后发起退款，{low}-{high}个工作日到账。"
-            )
+            eta = phrase("refund_pending", lang, low=low, high=high)
         dispatcher.utter_message(
             response="utter_refund_status",
             return_id=request.id,
