@@ -55,7 +55,7 @@ def test_identified_customer_tracks_a_parcel_in_chinese(rasa_stack: RasaStack) -
 
 def test_anonymous_customer_proves_the_order(rasa_stack: RasaStack) -> None:
     chat = Chat(rasa_stack)
-    first = chat.text("帮我查一下订单DD202611010002")
+    first = chat.text("订单DD202611010002现在是什么状态")
     assert "后4位" in first and "纯棉T恤" not in first
     second = chat.text("8000")
     assert "DD202611010002" in second and "纯棉T恤" in second
@@ -79,7 +79,7 @@ def test_other_customers_order_is_never_shown(rasa_stack: RasaStack) -> None:
 
 def test_english_late_parcel_is_apologised_for_and_handed_off(rasa_stack: RasaStack) -> None:
     chat = Chat(rasa_stack, "C1003")
-    reply = chat.text("where is my order DD202611010007")
+    reply = chat.text("where is my package DD202611010007")
     assert "YTO Express" in reply and "YT5566778899" in reply
     assert "sorry" in reply.lower()
     replies = chat.say("yes please")

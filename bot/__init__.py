@@ -1,0 +1,1 @@
+"""Conversation gateway: channels, transcripts, handoff queue and the agent inbox."""

@@ -1,0 +1,1 @@
+"""Channel adapters: each translates one protocol to and from the gateway's types."""

@@ -1,0 +1,201 @@
+"""Async client for the Rasa server: the REST webhook and the tracker API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+
+HANDOFF_KEY = "handoff"
+
+
+class RasaUnavailable(Exception):
+    """Rasa did not answer usefully (down, 5xx, timeout, garbage)."""
+
+
+@dataclass(frozen=True)
+class BotReply:
+    """One bot message: text, quick-reply buttons, optional image."""
+
+    text: str
+    buttons: tuple[dict[str, str], ...] = ()
+    image: str | None = None
+    custom: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class HandoffSignal:
+    """The bot's request for a person (see docs/contracts.md)."""
+
+    reason: str
+    intent: str | None = None
+    order_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BotTurn:
+    """What Rasa answered to one message."""
+
+    replies: list[BotReply] = field(default_factory=list)
+    handoff: HandoffSignal | None = None
+
+
+@dataclass(frozen=True)
+class TrackerSummary:
+    """The parts of Rasa's tracker the handoff card shows."""
+
+    intent: str | None
+    confidence: float | None
+    slots: dict[str, Any]
+    active_loop: str | None
+
+
+def _buttons(raw: Any) -> tuple[dict[str, str], ...]:
+    if not isinstance(raw, list):
+        return ()
+    result = []
+    for item in raw:
+        if isinstance(item, dict) and item.get("title"):
+            title = str(item["title"])
+            result.append({"title": title, "payload": str(item.get("payload") or title)})
+    return tuple(result)
+
+
+def parse_turn(payload: Any) -> BotTurn:
+    """Turn Rasa's REST reply list into replies and an optional handoff signal.
+
+    Args:
+        payload: The decoded JSON body of the webhook response.
+
+    Returns:
+        The parsed turn; a ``custom.handoff`` reply becomes the signal (and, if it
+        has no text, is not shown to the customer).
+
+    Raises:
+        RasaUnavailable: if the body is not a list of objects.
+    """
+    if not isinstance(payload, list):
+        raise RasaUnavailable("unexpected webhook response")
+    replies: list[BotReply] = []
+    signal: HandoffSignal | None = None
+    for item in payload:
+        if not isinstance(item, dict):
+            continue
+        custom = item.get("custom") if isinstance(item.get("custom"), dict) else None
+        if custom and isinstance(custom.get(HANDOFF_KEY), dict):
+            raw = custom[HANDOFF_KEY]
+            signal = HandoffSignal(
+                reason=str(raw.get("reason") or "customer_request"),
+                intent=str(raw["intent"]) if raw.get("intent") else None,
+                order_id=str(raw["order_id"]) if raw.get("order_id") else None,
+            )
+            custom = {k: v for k, v in custom.items() if k != HANDOFF_KEY} or None
+        text = str(item.get("text") or "")
+        buttons = _buttons(item.get("buttons"))
+        image = str(item["image"]) if item.get("image") else None
+        if text or buttons or image or custom:
+            replies.append(BotReply(text=text, buttons=buttons, image=image, custom=custom))
+    return BotTurn(replies=replies, handoff=signal)
+
+
+class RasaClient:
+    """Talks to one Rasa server over HTTP; never blocks the event loop."""
+
+    def __init__(self, base_url: str, auth_token: str | None = None, timeout: float = 20.0) -> None:
+        """Configure the client (the HTTP session is opened by :meth:`start`).
+
+        Args:
+            base_url: Rasa's base URL, e.g. ``http://localhost:5005``.
+            auth_token: Token of Rasa's HTTP API, if it requires one.
+            timeout: Seconds before a webhook call counts as failed.
+        """
+        self._base = base_url.rstrip("/")
+        self._token = auth_token
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        """Open the shared HTTP session (inside the running loop)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The open HTTP session (opened on first use if :meth:`start` was skipped)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def send(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> BotTurn:
+        """Send one customer message to the REST webhook.
+
+        Args:
+            conversation_id: Used as Rasa's sender id.
+            text: The message (or a button payload).
+            metadata: ``customer_id``, ``channel`` and ``language``.
+
+        Returns:
+            The bot's replies and handoff signal.
+
+        Raises:
+            RasaUnavailable: on connection errors, non-2xx answers, timeouts or a
+                malformed body.
+        """
+        url = f"{self._base}/webhooks/rest/webhook"
+        body = {"sender": conversation_id, "message": text, "metadata": metadata}
+        try:
+            async with self.session.post(url, json=body, timeout=self._timeout) as resp:
+                if resp.status >= 300:
+                    raise RasaUnavailable(f"webhook answered HTTP {resp.status}")
+                payload = await resp.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            raise RasaUnavailable(type(exc).__name__) from exc
+        return parse_turn(payload)
+
+    async def tracker(self, conversation_id: str) -> TrackerSummary | None:
+        """Read intent and slots from Rasa's tracker for the handoff card.
+
+        Args:
+            conversation_id: Rasa's sender id.
+
+        Returns:
+            The summary, or None if Rasa cannot tell (down, API disabled, no access).
+        """
+        url = f"{self._base}/conversations/{quote(conversation_id, safe='')}/tracker"
+        params = {"include_events": "NONE"}
+        if self._token:
+            params["token"] = self._token
+        try:
+            async with self.session.get(
+                url, params=params, timeout=aiohttp.ClientTimeout(total=5)
+            ) as resp:
+                if resp.status != 200:
+                    logger.info("tracker read answered HTTP %s", resp.status)
+                    return None
+                data = await resp.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            logger.info("tracker read failed")
+            return None
+        if not isinstance(data, dict):
+            return None
+        latest = data.get("latest_message") or {}
+        intent = latest.get("intent") if isinstance(latest, dict) else None
+        loop = data.get("active_loop") or {}
+        return TrackerSummary(
+            intent=(intent or {}).get("name") if isinstance(intent, dict) else None,
+            confidence=(intent or {}).get("confidence") if isinstance(intent, dict) else None,
+            slots=data.get("slots") if isinstance(data.get("slots"), dict) else {},
+            active_loop=loop.get("name") if isinstance(loop, dict) else None,
+        )

@@ -1,0 +1,114 @@
+"""Engine setup and the one way the gateway touches its database.
+
+Every call runs in a worker thread (never on the event loop) with its own session,
+committed on success and rolled back on error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, create_engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.store.models import Base
+
+T = TypeVar("T")
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """Return ``value`` as an aware UTC datetime (SQLite drops the zone)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def make_engine(database_url: str) -> Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout and write-locking BEGINs.
+
+    Args:
+        database_url: SQLAlchemy URL of the gateway database.
+
+    Returns:
+        A 2.0-style engine.
+    """
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, future=True, pool_pre_ping=True)
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        future=True,
+        connect_args={"check_same_thread": False, "timeout": 30},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take over transaction control from pysqlite so that BEGIN IMMEDIATE is used:
+        # a transaction that reads and then writes can then never fail on lock upgrade.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """Owns the engine and runs unit-of-work functions off the event loop."""
+
+    def __init__(self, database_url: str) -> None:
+        """Create the engine (no connection is opened yet).
+
+        Args:
+            database_url: SQLAlchemy URL of the gateway database.
+        """
+        self.engine = make_engine(database_url)
+        self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
+
+    def create_schema(self) -> None:
+        """Create missing tables (blocking; call at startup or from the CLI)."""
+        Base.metadata.create_all(self.engine)
+
+    def run_sync(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in a new session and commit it (blocking).
+
+        Args:
+            work: Function receiving the session; its return value is passed on.
+
+        Returns:
+            Whatever ``work`` returned.
+        """
+        with self._sessions() as session:
+            with session.begin():
+                return work(session)
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in a worker thread with its own committed session.
+
+        Args:
+            work: Function receiving the session; must return plain data, not rows
+                bound to the session.
+
+        Returns:
+            Whatever ``work`` returned.
+        """
+        return await asyncio.to_thread(self.run_sync, work)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
