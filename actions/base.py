@@ -73,3 +73,34 @@ class ShopFormValidation(UsesRepository, FormValidationAction, ABC):
     @abstractmethod
     def name(self) -> str:
         """The validation action's name (validate_<form>)."""
+
+
+class ChoiceQuestion(ShopAction, ABC):
+    """Asks a form question with one button per allowed value of a slot.
+
+    Subclasses name the response that asks, the slot (also the entity the button
+    payload fills), its values, and the i18n label group for the button titles.
+    """
+
+    response: str
+    slot: str
+    choices: tuple[str, ...]
+    label_group: str
+
+    async def perform(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        """Sends the question with its buttons."""
+        from actions.conversation import language
+        from actions.i18n import label
+
+        lang = language(tracker)
+        buttons = [
+            {
+                "title": label(self.label_group, value, lang),
+                "payload": f'/inform{{"{self.slot}":"{value}"}}',
+            }
+            for value in self.choices
+        ]
+        dispatcher.utter_message(response=self.response, buttons=buttons)
+        return []

@@ -8,7 +8,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.base import ShopAction
+from actions.base import ChoiceQuestion, ShopAction
 from actions.cancel import yes_no_buttons
 from actions.constants import (
     SLOT_CHANGE_CONFIRM,
@@ -88,27 +88,17 @@ class ValidateChangeForm(OrderFormValidation):
         return {SLOT_NEW_VALUE: value}
 
 
-class ActionAskChangeField(ShopAction):
+class ActionAskChangeField(ChoiceQuestion):
     """Asks which detail to change, with a button per field."""
+
+    response = "utter_ask_change_field"
+    slot = SLOT_CHANGE_FIELD
+    choices = FIELDS
+    label_group = "change_field"
 
     def name(self) -> str:
         """Action name."""
         return "action_ask_change_field"
-
-    async def perform(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        """Sends the question with the three choices."""
-        lang = language(tracker)
-        buttons = [
-            {
-                "title": label("change_field", field, lang),
-                "payload": f'/inform{{"change_field":"{field}"}}',
-            }
-            for field in FIELDS
-        ]
-        dispatcher.utter_message(response="utter_ask_change_field", buttons=buttons)
-        return []
 
 
 class ActionAskNewValue(ShopAction):

@@ -8,7 +8,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.base import ShopAction
+from actions.base import ChoiceQuestion, ShopAction
 from actions.constants import (
     MAX_MESSAGE_CHARS,
     REASON_POLICY,
@@ -16,9 +16,8 @@ from actions.constants import (
     SLOT_PROBLEM_DESCRIPTION,
     SLOT_PROBLEM_KIND,
 )
-from actions.conversation import customer_id, language
+from actions.conversation import customer_id
 from actions.handoff import offer_handoff
-from actions.i18n import label
 from actions.order_forms import (
     OrderFormValidation,
     Slots,
@@ -59,27 +58,17 @@ class ValidateProblemForm(OrderFormValidation):
         return {SLOT_PROBLEM_DESCRIPTION: text or None}
 
 
-class ActionAskProblemKind(ShopAction):
+class ActionAskProblemKind(ChoiceQuestion):
     """Asks what went wrong, one button per kind of problem."""
+
+    response = "utter_ask_problem_kind"
+    slot = SLOT_PROBLEM_KIND
+    choices = KINDS
+    label_group = "problem_kind"
 
     def name(self) -> str:
         """Action name."""
         return "action_ask_problem_kind"
-
-    async def perform(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        """Sends the choice of problems."""
-        lang = language(tracker)
-        buttons = [
-            {
-                "title": label("problem_kind", kind, lang),
-                "payload": f'/inform{{"problem_kind":"{kind}"}}',
-            }
-            for kind in KINDS
-        ]
-        dispatcher.utter_message(response="utter_ask_problem_kind", buttons=buttons)
-        return []
 
 
 class ActionSubmitProblem(ShopAction):

@@ -10,7 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.base import ShopAction
+from actions.base import ChoiceQuestion, ShopAction
 from actions.cancel import yes_no_buttons
 from actions.constants import (
     CONFIRM_REPAIR,
@@ -152,27 +152,17 @@ class ActionAskReturnItem(ShopAction):
         return []
 
 
-class ActionAskReturnReason(ShopAction):
+class ActionAskReturnReason(ChoiceQuestion):
     """Asks for the reason, one button per reason."""
+
+    response = "utter_ask_return_reason"
+    slot = SLOT_RETURN_REASON
+    choices = REASONS
+    label_group = "return_reason"
 
     def name(self) -> str:
         """Action name."""
         return "action_ask_return_reason"
-
-    async def perform(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        """Sends the reason choice."""
-        lang = language(tracker)
-        buttons = [
-            {
-                "title": label("return_reason", reason, lang),
-                "payload": f'/inform{{"return_reason":"{reason}"}}',
-            }
-            for reason in REASONS
-        ]
-        dispatcher.utter_message(response="utter_ask_return_reason", buttons=buttons)
-        return []
 
 
 class ActionAskReturnConfirm(ShopAction):

@@ -112,3 +112,21 @@ async def test_problem_report_opens_a_case(fresh_repo: ShopRepository) -> None:
     assert responses(dispatcher) == ["utter_case_created"]
     assert dispatcher.messages[0]["case_id"].startswith("AS")
     assert any(e.get("value") == "handoff:policy_exception" for e in events)
+
+
+async def test_choice_questions_offer_one_button_per_value(repo: ShopRepository) -> None:
+    from actions.changes import ActionAskChangeField
+    from actions.problems import ActionAskProblemKind
+    from actions.returns import ActionAskReturnReason
+
+    english = make_tracker(slots={"language": "en"})
+    _, dispatcher = await run(ActionAskReturnReason(repo), english)
+    buttons = dispatcher.messages[0]["buttons"]
+    assert buttons[0] == {"title": "changed my mind",
+                          "payload": '/inform{"return_reason":"no_reason"}'}
+    assert len(buttons) == 4
+    _, dispatcher = await run(ActionAskChangeField(repo), make_tracker())
+    assert [b["title"] for b in dispatcher.messages[0]["buttons"]] == [
+        "收货地址", "收货人手机号", "配送时间"]
+    _, dispatcher = await run(ActionAskProblemKind(repo), make_tracker())
+    assert responses(dispatcher) == ["utter_ask_problem_kind"]
