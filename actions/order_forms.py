@@ -43,6 +43,17 @@ from actions.shop.repository import ShopRepository
 Slots = dict[str, Any]
 
 
+def named_in_latest_message(tracker: Tracker, order_id: str | None) -> bool:
+    """True when the customer's latest message (text or button) names `order_id`."""
+    latest = tracker.latest_message or {}
+    if order_id and order_id in (latest.get("text") or "").upper():
+        return True
+    return any(
+        e.get("entity") == SLOT_ORDER_ID and str(e.get("value", "")).upper() == order_id
+        for e in latest.get("entities") or []
+    )
+
+
 def verification_locked(tracker: Tracker) -> bool:
     """True after too many wrong phone digits in this conversation."""
     return (tracker.get_slot(SLOT_VERIFY_ATTEMPTS) or 0) >= MAX_VERIFY_ATTEMPTS
@@ -113,6 +124,10 @@ class OrderFormValidation(ShopFormValidation):
             return {SLOT_ORDER_ID: access.order_id, SLOT_PHONE_LAST4: None}
         assert access.order is not None
         slots = await self.on_order(access.order, dispatcher, tracker)
+        if slots.get(SLOT_ORDER_BLOCKED) and not named_in_latest_message(tracker, access.order_id):
+            # The order remembered from earlier does not fit this request (say, a return
+            # of an order still in transit): ask which order is meant instead of refusing.
+            return {SLOT_ORDER_ID: None, SLOT_ORDER_BLOCKED: None}
         return {SLOT_ORDER_ID: access.order_id, **slots}
 
     async def validate_phone_last4(

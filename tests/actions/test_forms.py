@@ -16,14 +16,21 @@ RETURN_SLOTS = ["order_id", "phone_last4", "return_item", "return_reason", "retu
 
 async def test_change_is_blocked_after_shipment(repo: ShopRepository) -> None:
     form = ValidateChangeForm(repo)
-    result = await form.validate_order_id(
-        "DD202611010001", CollectingDispatcher(), make_tracker(customer_id="C1001"), {}
-    )
+    named = make_tracker(text="改DD202611010001的地址", customer_id="C1001")
+    result = await form.validate_order_id("DD202611010001", CollectingDispatcher(), named, {})
     assert result["order_blocked"] == "already_shipped"
     blocked = make_tracker(customer_id="C1001", slots=result)
     assert await form.required_slots(CHANGE_SLOTS, CollectingDispatcher(), blocked, {}) == [
         "order_id"
     ]
+
+
+async def test_remembered_order_that_does_not_fit_is_asked_again(repo: ShopRepository) -> None:
+    """"I want a return" right after tracking a parcel in transit asks which order."""
+    form = ValidateReturnForm(repo)
+    tracker = make_tracker(text="我要退货", intent="request_return", customer_id="C1001")
+    result = await form.validate_order_id("DD202611010001", CollectingDispatcher(), tracker, {})
+    assert result == {"order_id": None, "order_blocked": None}
 
 
 async def test_new_phone_is_validated(repo: ShopRepository) -> None:
@@ -72,7 +79,8 @@ async def test_return_form_fills_the_only_item_and_applies_windows(repo: ShopRep
     result = await form.validate_return_reason("no_reason", CollectingDispatcher(), late, {})
     assert result == {"return_reason": "no_reason", "order_blocked": "warranty"}
     undelivered = await form.validate_order_id(
-        "DD202611010003", CollectingDispatcher(), make_tracker(customer_id="C1001"), {}
+        "DD202611010003", CollectingDispatcher(),
+        make_tracker(text="DD202611010003", customer_id="C1001"), {},
     )
     assert undelivered["order_blocked"] == "not_delivered"
 
