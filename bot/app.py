@@ -23,6 +23,9 @@ from bot.inbox.orders import ShopOrderLookup
 from bot.inbox.passwords import hash_password
 from bot.listeners import LivePushListener
 from bot.live import LiveHub
+from bot.live_redis import make_live_hub
+from bot.metrics.settings import MetricsSettings
+from bot.metrics.wiring import MetricsModule
 from bot.observability import install as install_observability
 from bot.pages import STATIC, pages_blueprint
 from bot.rasa_client import RasaClient
@@ -30,6 +33,7 @@ from bot.settings import Settings
 from bot.store import Stores
 from bot.store.agents import AgentExists
 from bot.transcript import KeyedLocks, Transcript
+from bot.wechat_setup import install_wechat
 
 logger = logging.getLogger(__name__)
 
@@ -53,18 +57,25 @@ class Gateway:
     handoff: HandoffService
     conversations: ConversationService
     auth: InboxAuth
+    metrics: MetricsModule | None = None
 
     async def start(self) -> None:
         """Create tables, open the HTTP client, start the event worker."""
         await asyncio.to_thread(self.stores.db.create_schema)
         await self.rasa.start()
+        await self.hub.start()
         self.bus.start()
+        if self.metrics is not None:
+            self.metrics.start()
         if self.settings.demo_mode:
             await asyncio.to_thread(self._ensure_demo_agents)
 
     async def stop(self) -> None:
         """Finish queued events, close the HTTP client and the database pool."""
+        if self.metrics is not None:
+            await self.metrics.stop()
         await self.bus.stop()
+        await self.hub.close()
         await self.rasa.close()
         await asyncio.to_thread(self.stores.db.dispose)
 
@@ -85,7 +96,7 @@ def build_gateway(settings: Settings) -> Gateway:
     """Wire the gateway's objects (nothing connects until ``start``)."""
     stores = Stores.connect(settings.database_url)
     bus = EventBus()
-    hub = LiveHub()
+    hub = make_live_hub(settings.redis_url)
     locks = KeyedLocks()
     transcript = Transcript(stores.conversations, bus)
     rasa = RasaClient(settings.rasa_url, settings.rasa_auth_token, settings.rasa_timeout)
@@ -101,6 +112,14 @@ def build_gateway(settings: Settings) -> Gateway:
     async def typing(conversation_id: str, on: bool) -> None:
         hub.to_customer(conversation_id, {"type": "typing", "on": on, "who": "bot"})
 
+    metrics = MetricsModule(  # contacts, ratings, reports (docs/metrics.md)
+        settings=MetricsSettings.from_env(settings.service_hours.utc_offset),
+        stores=stores,
+        bus=bus,
+        transcript=transcript,
+        locks=locks,
+        rasa=rasa,
+    )
     conversations = ConversationService(
         stores=stores,
         rasa=rasa,
@@ -110,6 +129,7 @@ def build_gateway(settings: Settings) -> Gateway:
         locks=locks,
         max_chars=settings.max_message_chars,
         typing=typing,
+        hooks=metrics.hooks,
     )
     LivePushListener(hub, stores, handoff).subscribe(bus)
     auth = InboxAuth(
@@ -127,6 +147,7 @@ def build_gateway(settings: Settings) -> Gateway:
         handoff=handoff,
         conversations=conversations,
         auth=auth,
+        metrics=metrics,
     )
 
 
@@ -169,6 +190,7 @@ def create_app(settings: Settings | None = None, name: str = "shop_gateway") -> 
 
     web = WebInput(gateway.conversations, gateway.hub, settings.customer_token_secret)
     app.blueprint(web.blueprint())
+    install_wechat(app, gateway)  # /wechat and /wecom, when configured (docs/wechat.md)
     inbox = InboxApi(
         stores=gateway.stores,
         handoff=gateway.handoff,
@@ -180,6 +202,8 @@ def create_app(settings: Settings | None = None, name: str = "shop_gateway") -> 
     )
     app.blueprint(inbox.blueprint())
     app.blueprint(inbox.socket_blueprint())
+    if gateway.metrics is not None:
+        app.blueprint(gateway.metrics.blueprint())  # /api/v1/metrics, /inbox/dashboard
     app.blueprint(pages_blueprint(settings.demo_mode, settings.customer_token_secret))
     app.static("/static", str(STATIC), name="static")
 

@@ -2,7 +2,8 @@
 
 ``python -m bot.cli create-agent --username wang --display-name 王芳 --role agent``
 reads the password from stdin (or from the variable named by ``--password-env``).
-``set-password`` changes it the same way.
+``set-password`` changes it the same way. ``metrics`` and ``demo-history``: see
+``bot/metrics/cli.py`` (docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.inbox.passwords import hash_password
+from bot.metrics import cli as metrics_cli
 from bot.settings import Settings
 from bot.store import Stores
 from bot.store.agents import ROLES, AgentExists
@@ -46,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     change = commands.add_parser("set-password", help="change an account's password")
     change.add_argument("--username", required=True)
     change.add_argument("--password-env", help="read the password from this variable")
+    metrics_cli.add_commands(commands)
     return parser
 
 
@@ -53,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit status."""
     args = _parser().parse_args(argv)
     settings = Settings.from_env()
+    status = metrics_cli.run(args, settings)
+    if status is not None:
+        return status
     stores = Stores.connect(settings.database_url)
     stores.db.create_schema()
     password = _read_password(args.password_env)

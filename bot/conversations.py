@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from bot import events
 from bot.channels.base import InboundMessage
@@ -23,6 +24,20 @@ from bot.transcript import KeyedLocks, Transcript
 logger = logging.getLogger(__name__)
 
 TypingHook = Callable[[str, bool], Awaitable[None]]
+
+
+class MessageHooks(Protocol):
+    """What contacts and ratings add to the message path (``bot/metrics``)."""
+
+    async def before_route(
+        self, conversation: ConversationRecord, message: MessageRecord
+    ) -> list[NewMessage] | None:
+        """Take the message first (a survey answer): replies, or None to route it."""
+
+    async def after_bot_turn(
+        self, conversation: ConversationRecord, message: MessageRecord
+    ) -> None:
+        """Called once the bot's replies to the message were posted."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,7 @@ class ConversationService:
     max_chars: int = 2000
     typing: TypingHook = field(default=_no_typing)
     duplicate_wait_seconds: float = 5.0
+    hooks: MessageHooks | None = None
 
     def check(self, inbound: InboundMessage) -> None:
         """Reject a message that must not be stored (empty or too long).
@@ -165,6 +181,10 @@ class ConversationService:
         message: MessageRecord,
         inbound: InboundMessage,
     ) -> list[MessageRecord]:
+        if self.hooks is not None:
+            answer = await self.hooks.before_route(conversation, message)
+            if answer is not None:
+                return await self._post(conversation, message, answer)
         if conversation.state == "resolved":
             if await self.stores.handoffs.reopen(conversation.id):
                 await self.bus.publish(
@@ -224,7 +244,10 @@ class ConversationService:
             )
         if turn.handoff is not None:
             out.extend(await self.handoff.request(conversation, turn.handoff))
-        return await self._post(conversation, message, out)
+        posted = await self._post(conversation, message, out)
+        if self.hooks is not None:
+            await self.hooks.after_bot_turn(conversation, message)
+        return posted
 
     async def _post(
         self,

@@ -30,6 +30,16 @@ CONVERSATION_RESOLVED = "conversation.resolved"
 CONVERSATION_REOPENED = "conversation.reopened"
 TICKET_CREATED = "ticket.created"
 QUEUE_CHANGED = "queue.changed"
+# Contacts and satisfaction (bot/metrics): a bot turn with the intent Rasa read, the
+# end of a contact (with its outcome), and the rating survey's life.
+BOT_REPLIED = "bot.replied"
+CONTACT_RESOLVED = "contact.resolved"
+CSAT_SENT = "csat.sent"
+CSAT_SUBMITTED = "csat.submitted"
+CSAT_DUPLICATE = "csat.duplicate"
+CSAT_INVALID = "csat.invalid"
+CSAT_DROPPED = "csat.dropped"
+CSAT_COMMENTED = "csat.commented"
 
 ALL_EVENTS = (
     CONVERSATION_STARTED,
@@ -44,6 +54,14 @@ ALL_EVENTS = (
     CONVERSATION_REOPENED,
     TICKET_CREATED,
     QUEUE_CHANGED,
+    BOT_REPLIED,
+    CONTACT_RESOLVED,
+    CSAT_SENT,
+    CSAT_SUBMITTED,
+    CSAT_DUPLICATE,
+    CSAT_INVALID,
+    CSAT_DROPPED,
+    CSAT_COMMENTED,
 )
 
 

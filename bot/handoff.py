@@ -11,7 +11,7 @@ one winner.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +30,10 @@ from bot.transcript import KeyedLocks, Transcript
 
 STATES = ("bot", "queued", "agent", "resolved")
 BOT_UNAVAILABLE = "bot_unavailable"
+
+# Checks a channel runs before an agent's reply is stored (e.g. WeChat's 48-hour window);
+# a check refuses by raising a GatewayError.
+ReplyGuard = Callable[[ConversationRecord], Awaitable[None]]
 
 # Which transitions exist, for documentation and tests; the store enforces them.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -89,6 +93,11 @@ class HandoffService:
         self._hours = service_hours
         self._minutes = minutes_per_customer
         self._clock = clock
+        self._reply_guards: list[ReplyGuard] = []
+
+    def add_reply_guard(self, guard: ReplyGuard) -> None:
+        """Run ``guard`` on the conversation before every agent reply is stored."""
+        self._reply_guards.append(guard)
 
     def agents_on_duty(self) -> bool:
         """Whether it is within service hours now."""
@@ -270,8 +279,11 @@ class HandoffService:
         Raises:
             NotFound: unknown conversation.
             Conflict: the agent does not hold the conversation.
+            GatewayError: a reply guard refused (e.g. outside WeChat's window).
         """
-        await self._require(conversation_id)
+        conversation = await self._require(conversation_id)
+        for guard in self._reply_guards:
+            await guard(conversation)
         record = await self._stores.handoffs.add_agent_reply(conversation_id, agent.id, text)
         if record is None:
             raise Conflict("Claim the conversation before replying.")

@@ -82,11 +82,14 @@ class LivePushListener:
     async def on_queue(self, _event: Event) -> None:
         """Refresh every waiting customer's position and every inbox's queue."""
         self._hub.to_agents({"type": "queue"})
+        # With several gateway instances the customer may be connected to another one:
+        # then every waiting conversation gets its position (unseen pushes are dropped).
+        everywhere = not self._hub.sees_every_connection
         online = set(self._hub.connected_conversations())
-        if not online:
+        if not online and not everywhere:
             return
         for entry in await self._stores.handoffs.queue():
-            if entry.conversation.id in online:
+            if everywhere or entry.conversation.id in online:
                 frame = await self._handoff.describe(entry.conversation.id)
                 if frame is not None:
                     self._hub.to_customer(entry.conversation.id, frame)

@@ -106,6 +106,12 @@ class LiveHub:
         self._customers: dict[str, set[Peer]] = {}
         self._agents: set[AgentPeer] = set()
 
+    async def start(self) -> None:
+        """Nothing to start in memory (a shared hub connects here: bot/live_redis.py)."""
+
+    async def close(self) -> None:
+        """Nothing to close in memory."""
+
     def add_customer(self, conversation_id: str, peer: Peer) -> None:
         """Deliver a conversation's pushes to ``peer``."""
         self._customers.setdefault(conversation_id, set()).add(peer)
@@ -133,6 +139,11 @@ class LiveHub:
     def connected_conversations(self) -> list[str]:
         """Conversations with at least one open customer connection."""
         return list(self._customers)
+
+    @property
+    def sees_every_connection(self) -> bool:
+        """Whether :meth:`connected_conversations` covers every gateway instance."""
+        return True
 
     def agents_online(self) -> int:
         """Number of distinct agents with an open inbox."""

@@ -111,11 +111,15 @@ class RasaClient:
         """Configure the client (the HTTP session is opened by :meth:`start`).
 
         Args:
-            base_url: Rasa's base URL, e.g. ``http://localhost:5005``.
+            base_url: Rasa's base URL, e.g. ``http://localhost:5005``, or several
+                comma-separated URLs of Rasa servers that share their stores.
             auth_token: Token of Rasa's HTTP API, if it requires one.
             timeout: Seconds before a webhook call counts as failed.
         """
-        self._base = base_url.rstrip("/")
+        # Several servers (comma-separated) sharing a tracker and lock store are used in
+        # turn; a server that refuses the connection is skipped (docs/production.md).
+        self._bases = [part.strip().rstrip("/") for part in base_url.split(",") if part.strip()]
+        self._next = 0
         self._token = auth_token
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
@@ -153,16 +157,35 @@ class RasaClient:
             RasaUnavailable: on connection errors, non-2xx answers, timeouts or a
                 malformed body.
         """
-        url = f"{self._base}/webhooks/rest/webhook"
         body = {"sender": conversation_id, "message": text, "metadata": metadata}
-        try:
-            async with self.session.post(url, json=body, timeout=self._timeout) as resp:
-                if resp.status >= 300:
-                    raise RasaUnavailable(f"webhook answered HTTP {resp.status}")
-                payload = await resp.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-            raise RasaUnavailable(type(exc).__name__) from exc
-        return parse_turn(payload)
+        for attempt, base in enumerate(self._rotation()):
+            url = f"{base}/webhooks/rest/webhook"
+            try:
+                async with self.session.post(url, json=body, timeout=self._timeout) as resp:
+                    if resp.status >= 300:
+                        raise RasaUnavailable(f"webhook answered HTTP {resp.status}")
+                    payload = await resp.json(content_type=None)
+            except aiohttp.ClientConnectorError as exc:
+                # Not connected, so nothing was processed: the next server may take it.
+                if attempt + 1 < len(self._bases):
+                    logger.warning("Rasa server %s refused the connection; trying the next", base)
+                    continue
+                raise RasaUnavailable(type(exc).__name__) from exc
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+                raise RasaUnavailable(type(exc).__name__) from exc
+            if payload == []:
+                # Rasa answers an empty list when processing failed inside it (action
+                # server, tracker store or lock store down): never leave the customer
+                # without an answer.
+                raise RasaUnavailable("empty answer")
+            return parse_turn(payload)
+        raise RasaUnavailable("no Rasa server configured")
+
+    def _rotation(self) -> list[str]:
+        """The servers, starting with the next one in turn (round robin)."""
+        start = self._next % max(1, len(self._bases))
+        self._next += 1
+        return self._bases[start:] + self._bases[:start]
 
     async def tracker(self, conversation_id: str) -> TrackerSummary | None:
         """Read intent and slots from Rasa's tracker for the handoff card.
@@ -173,7 +196,7 @@ class RasaClient:
         Returns:
             The summary, or None if Rasa cannot tell (down, API disabled, no access).
         """
-        url = f"{self._base}/conversations/{quote(conversation_id, safe='')}/tracker"
+        url = f"{self._rotation()[0]}/conversations/{quote(conversation_id, safe='')}/tracker"
         params = {"include_events": "NONE"}
         if self._token:
             params["token"] = self._token

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 
+from bot.channels.wechat_config import WeChatSettings
+
 logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,6 +118,9 @@ class Settings:
         minutes_per_customer: Handling time used for the expected-wait estimate.
         session_hours: Lifetime of an agent session.
         cookie_secure: Mark the inbox session cookie ``Secure`` (behind HTTPS).
+        wechat: The WeChat channels (``WECHAT_*``, ``WECOM_*``; docs/wechat.md).
+        redis_url: Redis shared by several gateway instances for live delivery
+            (``REDIS_URL``; unset: one instance, in memory; docs/production.md).
     """
 
     rasa_url: str = "http://localhost:5005"
@@ -136,6 +141,8 @@ class Settings:
     minutes_per_customer: float = 3.0
     session_hours: float = 12.0
     cookie_secure: bool = False
+    wechat: WeChatSettings = WeChatSettings()
+    redis_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -185,4 +192,6 @@ class Settings:
             ),
             session_hours=float(env.get("AGENT_SESSION_HOURS") or cls.session_hours),
             cookie_secure=_flag(env.get("COOKIE_SECURE"), False),
+            wechat=WeChatSettings.from_env(env),
+            redis_url=env.get("REDIS_URL") or None,
         )

@@ -152,7 +152,9 @@ class InboxApi:
             if len(username) > 64 or len(password) > 256:
                 raise InvalidRequest("Username or password too long.")
             agent, token = await self._auth.login(
-                username.strip(), password, request.ip or "unknown"
+                # remote_addr: the client's address from X-Forwarded-For when the gateway
+                # trusts a proxy in front (SANIC_PROXIES_COUNT=1, docs/production.md).
+                username.strip(), password, request.remote_addr or request.ip or "unknown"
             )
             response = json({"agent": agent.public(), "token": token})
             self._auth.set_cookie(response, token)

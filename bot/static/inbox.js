@@ -176,6 +176,9 @@
     loadAgents();
     selectTab("queue");
     connect();
+    /* Deep link from the dashboard: /inbox#conversation=<id> opens that transcript. */
+    var linked = /^#conversation=([0-9a-f]{1,64})$/.exec(location.hash);
+    if (linked) { openConversation(linked[1]); }
   }
 
   function loadAgents() {

@@ -7,6 +7,8 @@ committed on success and rolled back on error.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,11 +16,18 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, create_engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.models import Base
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+# A lost connection is retried for about 15 s in all: long enough for PostgreSQL to
+# restart or fail over, short enough that the caller still answers the customer.
+RETRY_ATTEMPTS = 6
+RETRY_FIRST_DELAY = 0.5
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -79,6 +88,8 @@ class Database:
         """
         self.engine = make_engine(database_url)
         self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
+        # SQLite waits for its lock by itself (busy timeout); a server database is retried.
+        self._retries = self.engine.dialect.name != "sqlite"
 
     def create_schema(self) -> None:
         """Create missing tables (blocking; call at startup or from the CLI)."""
@@ -93,9 +104,30 @@ class Database:
         Returns:
             Whatever ``work`` returned.
         """
-        with self._sessions() as session:
-            with session.begin():
-                return work(session)
+        delay = RETRY_FIRST_DELAY
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                with self._sessions() as session:
+                    with session.begin():
+                        return work(session)
+            except DBAPIError as exc:
+                # Only a lost or refused connection (the database restarting or failing
+                # over) and a rolled-back transaction are retried: nothing was committed,
+                # so running the whole unit of work again stores nothing twice.
+                retry = self._retries and (
+                    exc.connection_invalidated or isinstance(exc, OperationalError)
+                )
+                if not retry or attempt == RETRY_ATTEMPTS:
+                    raise
+                logger.warning(
+                    "database connection lost (attempt %d/%d); retrying in %.1fs",
+                    attempt,
+                    RETRY_ATTEMPTS,
+                    delay,
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 4.0)
+        raise AssertionError("unreachable")
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in a worker thread with its own committed session.
