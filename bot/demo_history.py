@@ -21,12 +21,12 @@ import json
 import random
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Boolean, Date, DateTime, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.inbox.passwords import hash_password
@@ -729,31 +729,53 @@ class _Rows:
                 _bulk_insert(session, model.__table__, rows)
 
 
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return int(value)
+def _sqlite_datetime(value: Any) -> Any:
+    if value is None:
+        return None
+    if value.tzinfo is not timezone.utc:
+        value = value.astimezone(timezone.utc)
+    return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
+
+
+def _sqlite_date(value: Any) -> Any:
+    return None if value is None else value.isoformat()
+
+
+def _sqlite_bool(value: Any) -> Any:
+    return None if value is None else int(bool(value))
+
+
+def _same(value: Any) -> Any:
     return value
 
 
+def _converter(column: Any) -> Callable[[Any], Any]:
+    if isinstance(column.type, DateTime):
+        return _sqlite_datetime
+    if isinstance(column.type, Date):
+        return _sqlite_date
+    if isinstance(column.type, Boolean):
+        return _sqlite_bool
+    return _same
+
+
 def _bulk_insert(session: Session, table: Any, rows: list[Row]) -> None:
-    """Insert many rows; on SQLite straight through the driver (in SQLAlchemy's storage
-    formats: UTC ``YYYY-MM-DD HH:MM:SS.ffffff``, ISO dates, 0/1), which is several times
-    faster than SQLAlchemy's per-value processing; elsewhere a Core executemany."""
+    """Insert many rows; on SQLite straight through the driver, in SQLAlchemy's storage
+    formats (UTC ``YYYY-MM-DD HH:MM:SS.ffffff``, ISO dates, 0/1), several times faster
+    than SQLAlchemy's per-value processing; elsewhere a Core executemany."""
     if session.get_bind().dialect.name != "sqlite":
         session.execute(insert(table), rows)
         return
-    columns = [c.name for c in table.columns if c.name in rows[0]]
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        f"VALUES ({', '.join('?' for _ in columns)})"
-    )
+    columns = [c for c in table.columns if c.name in rows[0]]
+    names = [c.name for c in columns]
+    converters = [_converter(c) for c in columns]
+    pairs = list(zip(names, converters, strict=True))
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
     cursor = session.connection().connection.cursor()
     try:
-        cursor.executemany(sql, [tuple(_sqlite_value(row.get(c)) for c in columns) for row in rows])
+        cursor.executemany(
+            sql, [tuple(convert(row.get(name)) for name, convert in pairs) for row in rows]
+        )
     finally:
         cursor.close()
 

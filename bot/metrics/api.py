@@ -18,6 +18,7 @@ from sanic.response import HTTPResponse, file, json, text
 from bot.errors import InvalidRequest
 from bot.inbox.auth import require_agent
 from bot.metrics.queries import METRICS, Filters
+from bot.metrics.reader import ReportReader
 from bot.metrics.report import (
     RangeError,
     Report,
@@ -29,7 +30,6 @@ from bot.metrics.report import (
 from bot.metrics.settings import MAX_FCR_WINDOW_DAYS, MetricsSettings
 from bot.metrics.store import ContactStore
 from bot.pages import PAGE_CSP, STATIC
-from bot.store.db import Database
 
 MAX_LOW_RATINGS = 100
 
@@ -37,15 +37,17 @@ MAX_LOW_RATINGS = 100
 class MetricsApi:
     """Routes of the metrics API and the dashboard page."""
 
-    def __init__(self, *, db: Database, contacts: ContactStore, settings: MetricsSettings) -> None:
+    def __init__(
+        self, *, reader: ReportReader, contacts: ContactStore, settings: MetricsSettings
+    ) -> None:
         """Wire the API.
 
         Args:
-            db: The gateway database (reports run in a worker thread).
+            reader: Runs reports on read-only connections, in a worker thread.
             contacts: Contact store (low ratings).
             settings: FCR window and the shop's time zone.
         """
-        self._db = db
+        self._reader = reader
         self._contacts = contacts
         self._settings = settings
 
@@ -91,7 +93,7 @@ class MetricsApi:
             agent_id=agent,
         )
         compare = args.get("compare", "") in ("1", "true", "yes")
-        return await self._db.run(
+        return await self._reader.run(
             lambda session: build_report(
                 session,
                 first,

@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.demo_history import HistoryExists, Plan, generate
 from bot.metrics import models as _models  # noqa: F401 - registers the tables
 from bot.metrics.queries import METRICS, Filters
+from bot.metrics.reader import ReportReader
 from bot.metrics.report import RangeError, build_report, parse_day, resolve_range, shop_today
 from bot.metrics.settings import MetricsSettings
 from bot.settings import Settings
@@ -59,9 +60,10 @@ def _metrics(args: argparse.Namespace, settings: Settings) -> int:
         print(exc, file=sys.stderr)
         return 2
     db = Database(settings.database_url)
+    reader = ReportReader(db)
     try:
         db.create_schema()
-        report = db.run_sync(
+        report = reader.run_sync(
             lambda session: build_report(
                 session,
                 first,
@@ -74,6 +76,7 @@ def _metrics(args: argparse.Namespace, settings: Settings) -> int:
             )
         )
     finally:
+        reader.dispose()
         db.dispose()
     print(report.table())
     if args.csv:

@@ -104,6 +104,9 @@ class Report:
     previous: Report | None = None
     today: date | None = None
     _totals: dict[str, float] | None = field(default=None, repr=False, compare=False)
+    _slices: dict[str, dict[Any, dict[str, float]]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def fcr_provisional_from(self) -> date | None:
@@ -124,21 +127,34 @@ class Report:
 
     def breakdown(self, slice_name: str) -> dict[Any, dict[str, float]]:
         """Counters summed per value of one slice (``day`` lists every day)."""
-        index = DIMENSIONS.index(_SLICE_DIMENSION[slice_name])
-        out: dict[Any, dict[str, float]] = {}
-        if slice_name == "day":
-            day = self.first
-            while day <= self.last:
-                out[day] = {}
-                day += timedelta(days=1)
+        if self._slices is None:
+            self._slices = self._all_breakdowns()
+        return self._slices[slice_name]
+
+    def _all_breakdowns(self) -> dict[str, dict[Any, dict[str, float]]]:
+        """Every slice in one pass over the cube."""
+        days: dict[Any, dict[str, float]] = {}
+        day = self.first
+        while day <= self.last:
+            days[day] = {}
+            day += timedelta(days=1)
+        slices: dict[str, dict[Any, dict[str, float]]] = {
+            name: ({} if name != "day" else days) for name in SLICES
+        }
+        positions = [(name, DIMENSIONS.index(_SLICE_DIMENSION[name])) for name in SLICES]
         for key, counters in self.cube.items():
-            value = key[index]
-            if slice_name == "agent" and value is None:
-                continue  # the bot's own contacts are no agent's
-            if isinstance(value, str) and slice_name == "day":
-                value = date.fromisoformat(value)
-            _add(out.setdefault(value, {}), counters)
-        return out
+            for name, index in positions:
+                value = key[index]
+                if name == "agent" and value is None:
+                    continue  # the bot's own contacts are no agent's
+                if name == "day" and isinstance(value, str):
+                    value = date.fromisoformat(value)
+                target = slices[name]
+                cell = target.get(value)
+                if cell is None:
+                    cell = target[value] = {}
+                _add(cell, counters)
+        return slices
 
     def metrics(self) -> dict[str, Any]:
         """The metrics over the whole range."""
@@ -259,7 +275,10 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, float):
         return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
-    return str(value)
+    text = str(value)
+    if text[:1] in ("=", "+", "-", "@") and not isinstance(value, int):
+        return "'" + text  # a spreadsheet must not run an agent's name as a formula
+    return text
 
 
 def _show(value: Any, kind: str) -> str:

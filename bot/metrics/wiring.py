@@ -15,6 +15,7 @@ from bot.metrics.api import MetricsApi
 from bot.metrics.contacts import ContactService
 from bot.metrics.hooks import ContactHooks
 from bot.metrics.listeners import ContactListener, MetricsListener, SurveyListener
+from bot.metrics.reader import ReportReader
 from bot.metrics.recorder import ContactEventRecorder
 from bot.metrics.settings import MetricsSettings
 from bot.metrics.store import ContactStore
@@ -70,7 +71,8 @@ class MetricsModule:
         )
         self.recorder = ContactEventRecorder(stores.db, settings.utc_offset)
         self.hooks = ContactHooks(self.ratings, rasa, bus)
-        self.api = MetricsApi(db=stores.db, contacts=self.contacts, settings=settings)
+        self.reader = ReportReader(stores.db)
+        self.api = MetricsApi(reader=self.reader, contacts=self.contacts, settings=settings)
         ContactListener(self.contact_service).subscribe(bus)
         SurveyListener(self.survey).subscribe(bus)
         MetricsListener(self.recorder).subscribe(bus)
@@ -86,7 +88,7 @@ class MetricsModule:
             self._sweeper = asyncio.create_task(self._sweep_forever())
 
     async def stop(self) -> None:
-        """Stop the sweeper (before the bus drains its queue)."""
+        """Stop the sweeper (before the bus drains its queue); close report connections."""
         if self._sweeper is not None:
             self._sweeper.cancel()
             try:
@@ -94,6 +96,7 @@ class MetricsModule:
             except asyncio.CancelledError:
                 pass
             self._sweeper = None
+        await asyncio.to_thread(self.reader.dispose)
 
     async def _sweep_forever(self) -> None:
         while True:
