@@ -3,7 +3,7 @@
  *   <script src="https://<gateway>/widget.js" data-lang="zh"
  *           data-customer-token="<JWT signed by the shop, optional>"></script>
  * Public API: window.ShopChat.open(), .close(), .setCustomerToken(token|null),
- * .setLanguage("zh"|"en").
+ * .setLanguage("zh"|"en"), .conversationId(), .hasCustomerToken().
  *
  * Messages go over one WebSocket (/ws). Unacknowledged messages wait in an outbox in
  * localStorage and are re-sent with the same client_message_id after a reconnect (the
@@ -691,6 +691,9 @@
       },
       conversationId: function () {
         return widget.conversationId;
+      },
+      hasCustomerToken: function () {
+        return Boolean(widget.token);
       }
     };
     if (preset.open || data.open === "1") {

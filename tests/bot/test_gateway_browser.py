@@ -79,6 +79,10 @@ def open_shop_as(page: Page, base_url: str, customer: str) -> None:
     page.goto(base_url + "/")
     page.locator("[data-testid=demo-customer]").select_option(customer)
     page.wait_for_function("() => window.ShopChat !== undefined")
+    if customer:
+        # The demo page fetches the token asynchronously; a message sent before it
+        # arrives would start an anonymous conversation.
+        page.wait_for_function("() => window.ShopChat.hasCustomerToken()")
     page.locator("[data-testid=chat-launcher]").click()
     expect(page.locator("#shopchat-widget")).to_have_attribute("data-connected", "1")
 
