@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.bot.browser_support import Browser, Page, expect, launched_browser, needs_chromium
 from tests.bot.fake_rasa import FakeRasa, FakeRasaServer
 from tests.bot.gateway_harness import (
     PASSWORD,
@@ -31,38 +30,15 @@ from tests.bot.gateway_harness import (
 )
 from tests.bot.metrics_support import query
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-Browser = playwright_api.Browser
-Page = playwright_api.Page
-expect = playwright_api.expect
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 LAPTOP = {"width": 1366, "height": 768}
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists() and shutil.which("chromium") is None,
-    reason="Debian chromium is not installed (scripts/system_deps.sh installs it)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched_browser() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")
@@ -222,6 +198,8 @@ def test_widget_rating_round_trips_reach_the_dashboard(
 
         # 3. The supervisor's dashboard shows them.
         agent.locator("[data-testid=logout]").click()
+        # Wait until the logout went through, or the dashboard still sees the agent.
+        expect(agent.locator("[data-testid=login-username]")).to_be_visible()
         dashboard_login(agent, base, "sue")
         expect(agent.locator("body")).to_have_attribute("data-loaded", "1")
         data = api_metrics(agent)

@@ -12,12 +12,11 @@ runs against the real Rasa and action servers.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.bot.browser_support import Browser, Page, expect, launched_browser, needs_chromium
 from tests.bot.gateway_harness import (
     PASSWORD,
     GatewayProcess,
@@ -26,38 +25,15 @@ from tests.bot.gateway_harness import (
     stop_gateway,
 )
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-Browser = playwright_api.Browser
-Page = playwright_api.Page
-expect = playwright_api.expect
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 XSS = '<img src=x onerror="window.__xss=1">'
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists() and shutil.which("chromium") is None,
-    reason="Debian chromium is not installed (scripts/system_deps.sh installs it)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched_browser() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")
