@@ -19,7 +19,16 @@ from typing import Any
 
 import pytest
 
-from tests.bot.browser_support import Browser, Page, expect, launched_browser, needs_chromium
+from tests.bot.browser_support import (
+    Browser,
+    Page,
+    agent_login,
+    chat,
+    expect,
+    launched_browser,
+    needs_chromium,
+    open_shop_as,
+)
 from tests.bot.fake_rasa import FakeRasa, FakeRasaServer
 from tests.bot.gateway_harness import (
     PASSWORD,
@@ -91,27 +100,6 @@ def history_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gatewa
         yield gateway
     finally:
         stop_gateway(gateway)
-
-
-def chat(page: Page, text: str) -> None:
-    page.locator("[data-testid=chat-input]").fill(text)
-    page.locator("[data-testid=chat-input]").press("Enter")
-
-
-def open_shop_as(page: Page, base_url: str, customer: str) -> None:
-    page.goto(base_url + "/")
-    page.locator("[data-testid=demo-customer]").select_option(customer)
-    page.wait_for_function("() => window.ShopChat !== undefined")
-    page.locator("[data-testid=chat-launcher]").click()
-    expect(page.locator("#shopchat-widget")).to_have_attribute("data-connected", "1")
-
-
-def agent_login(page: Page, base_url: str, username: str) -> None:
-    page.goto(base_url + "/inbox")
-    page.locator("[data-testid=login-username]").fill(username)
-    page.locator("[data-testid=login-password]").fill(PASSWORD)
-    page.locator("[data-testid=login-submit]").click()
-    expect(page.locator("[data-testid=inbox-app]")).to_be_visible()
 
 
 def dashboard_login(page: Page, base_url: str, username: str) -> None:
