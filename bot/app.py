@@ -30,9 +30,10 @@ from bot.observability import install as install_observability
 from bot.pages import STATIC, pages_blueprint
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
+from bot.shared_locks import make_locks
 from bot.store import Stores
 from bot.store.agents import AgentExists
-from bot.transcript import KeyedLocks, Transcript
+from bot.transcript import Transcript
 from bot.wechat_setup import install_wechat
 
 logger = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def build_gateway(settings: Settings) -> Gateway:
     stores = Stores.connect(settings.database_url)
     bus = EventBus()
     hub = make_live_hub(settings.redis_url)
-    locks = KeyedLocks()
+    locks = make_locks(settings.redis_url)  # shared across instances with Redis
     transcript = Transcript(stores.conversations, bus)
     rasa = RasaClient(settings.rasa_url, settings.rasa_auth_token, settings.rasa_timeout)
     handoff = HandoffService(

@@ -1,0 +1,1 @@
+"""Deployment helpers of the production profile (PostgreSQL, Redis, several Rasa servers)."""

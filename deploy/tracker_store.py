@@ -1,0 +1,98 @@
+"""Rasa's SQL tracker store, made to ride out a PostgreSQL restart or fail-over.
+
+Rasa's `SQLTrackerStore` opens its engine without `pool_pre_ping` and does not retry. When
+PostgreSQL restarts while a message is being processed, the final `save` fails, Rasa's
+REST channel logs the error and still returns the replies it had collected: the customer
+sees an answer whose turn is missing from the conversation's tracker (found by
+tests/production/test_faults.py). This subclass checks pooled connections before use and
+retries reads and writes that failed because the connection was lost or refused, for up to
+`retry_seconds` (default 15), waiting without blocking the event loop. A failed write has
+not committed, so writing again stores each event once.
+
+Used from `endpoints.prod.yml` as `type: deploy.tracker_store.ResilientSQLTrackerStore`
+with the keys of Rasa's `type: SQL` store plus `retry_seconds`. With an event broker
+configured, a retried `save` would publish its events again; the profile has none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+DEFAULT_RETRY_SECONDS = 15.0
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    """A lost or refused connection, or a transaction the server rolled back."""
+    return bool(exc.connection_invalidated) or isinstance(exc, OperationalError)
+
+
+class ResilientSQLTrackerStore(SQLTrackerStore):
+    """`SQLTrackerStore` with pre-pinged connections and retried reads and writes."""
+
+    def __init__(
+        self,
+        domain: Domain | None = None,
+        host: str | None = None,
+        retry_seconds: float | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Connects like Rasa's SQL tracker store (same keys), then swaps in an engine
+        that checks each pooled connection before handing it out.
+
+        Args:
+            domain: The assistant's domain.
+            host: The `url` of the endpoint (host name, or a full database URL).
+            retry_seconds: How long a read or write is retried after a lost connection.
+            **kwargs: dialect, port, db, username, password, login_db, query, ...
+        """
+        self.retry_seconds = float(retry_seconds or DEFAULT_RETRY_SECONDS)
+        super().__init__(domain=domain, host=host, **kwargs)
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+
+    async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        deadline = time.monotonic() + self.retry_seconds
+        delay = 0.25
+        while True:
+            try:
+                return await call()
+            except DBAPIError as exc:
+                if not _is_transient(exc) or time.monotonic() + delay > deadline:
+                    raise
+                logger.warning(
+                    "tracker store %s failed (%s); retrying in %.2fs",
+                    what,
+                    type(exc).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Stores the tracker's new events, retrying while the database is unreachable."""
+        await self._retrying("save", lambda: SQLTrackerStore.save(self, tracker))
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        """Reads the latest session, retrying while the database is unreachable."""
+        return await self._retrying("read", lambda: SQLTrackerStore.retrieve(self, sender_id))
+
+    async def retrieve_full_tracker(self, conversation_id: str) -> DialogueStateTracker | None:
+        """Reads every session, retrying while the database is unreachable."""
+        return await self._retrying(
+            "read", lambda: SQLTrackerStore.retrieve_full_tracker(self, conversation_id)
+        )

@@ -1,0 +1,162 @@
+"""The production settings themselves: endpoints, stores shared by two servers, nginx."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from rasa.core.lock_store import LockStore
+from rasa.core.tracker_store import TrackerStore
+from rasa.core.utils import AvailableEndpoints
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+
+from deploy.lock_store import FailoverRedisLockStore
+from deploy.stack import ROOT, Services, free_port
+from deploy.tracker_store import ResilientSQLTrackerStore
+
+DOMAIN = Domain.from_yaml(
+    """
+version: "3.1"
+intents: [greet]
+slots:
+  order_id:
+    type: text
+    mappings: [{type: custom}]
+"""
+)
+
+
+def endpoint_env(services: Services) -> dict[str, str]:
+    """The variables endpoints.prod.yml needs, for the session's PostgreSQL and Redis."""
+    return {
+        **services.env,
+        "ACTION_SERVER_URL": "http://127.0.0.1:1/webhook",
+        "REDIS_LOCK_DB": "1",
+        "REDIS_LOCK_PREFIX": "shop",
+    }
+
+
+def read_prod_endpoints(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> AvailableEndpoints:
+    """Reads endpoints.prod.yml the way `rasa run` does, with `env` set."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return AvailableEndpoints.read_endpoints(str(ROOT / "endpoints.prod.yml"))
+
+
+def test_every_endpoint_value_comes_from_the_environment(
+    prod_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = endpoint_env(prod_services)
+    endpoints = read_prod_endpoints(monkeypatch, env)
+    assert endpoints.action and endpoints.action.url == "http://127.0.0.1:1/webhook"
+    tracker = endpoints.tracker_store
+    assert tracker is not None
+    assert tracker.type == "deploy.tracker_store.ResilientSQLTrackerStore"
+    assert tracker.url == env["TRACKER_DB_HOST"]
+    assert tracker.kwargs["dialect"] == "postgresql"
+    assert int(tracker.kwargs["port"]) == prod_services.pg_port
+    assert tracker.kwargs["password"] == env["TRACKER_DB_PASSWORD"]
+    lock = endpoints.lock_store
+    assert lock is not None and lock.type == "deploy.lock_store.FailoverRedisLockStore"
+    assert int(lock.kwargs["port"]) == prod_services.redis_port
+    # An unset variable stops Rasa rather than connecting somewhere unintended.
+    monkeypatch.delenv("TRACKER_DB_PASSWORD")
+    with pytest.raises(Exception, match="TRACKER_DB_PASSWORD"):
+        AvailableEndpoints.read_endpoints(str(ROOT / "endpoints.prod.yml"))
+
+
+def test_two_servers_share_trackers_and_locks(
+    prod_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two store instances (as in two `rasa run` processes) see the same conversations."""
+    endpoints = read_prod_endpoints(monkeypatch, endpoint_env(prod_services))
+    first = TrackerStore.create(endpoints.tracker_store, DOMAIN)
+    second = TrackerStore.create(endpoints.tracker_store, DOMAIN)
+    # (Rasa silently falls back to an in-memory store if a custom type does not import.)
+    assert isinstance(first, ResilientSQLTrackerStore)
+    assert isinstance(second, ResilientSQLTrackerStore)
+    assert first.engine.pool._pre_ping
+    sender = f"share-{uuid.uuid4().hex[:8]}"
+    tracker = DialogueStateTracker(sender, DOMAIN.slots)
+    tracker.update(UserUttered("hello", {"name": "greet", "confidence": 1.0}))
+    tracker.update(SlotSet("order_id", "DD202611010001"))
+    asyncio.run(first.save(tracker))
+    seen = asyncio.run(second.retrieve(sender))
+    assert seen is not None and seen.get_slot("order_id") == "DD202611010001"
+    assert [e.text for e in seen.events if isinstance(e, UserUttered)] == ["hello"]
+
+    lock_a = LockStore.create(endpoints.lock_store)
+    lock_b = LockStore.create(endpoints.lock_store)
+    assert isinstance(lock_a, FailoverRedisLockStore)
+    ticket = lock_a.issue_ticket(sender)
+    shared = lock_b.get_lock(sender)  # the other server sees the ticket in Redis
+    assert shared is not None and shared.is_locked(ticket + 1)
+    assert not lock_a.degraded
+    lock_a.cleanup(sender, ticket)
+    assert lock_b.get_lock(sender) is None
+
+
+def test_lock_store_keeps_going_without_redis() -> None:
+    """Nothing listens on the port: locks fall back to memory instead of failing."""
+    config = EndpointConfig(
+        type="deploy.lock_store.FailoverRedisLockStore",
+        url="127.0.0.1",
+        port=str(free_port()),
+        db="1",
+        password="",
+        key_prefix="shop",
+        socket_timeout="0.5",
+        retry_seconds="30",
+    )
+    store = LockStore.create(config)
+    assert isinstance(store, FailoverRedisLockStore)
+
+    async def two_messages() -> list[str]:
+        order: list[str] = []
+
+        async def handle(name: str, hold: float) -> None:
+            async with store.lock("conv-1", wait_time_in_seconds=0.01):
+                order.append(f"{name} in")
+                await asyncio.sleep(hold)
+                order.append(f"{name} out")
+
+        await asyncio.gather(handle("a", 0.1), handle("b", 0.0))
+        return order
+
+    # Still serialised (in this process) while Redis is down.
+    assert asyncio.run(two_messages()) == ["a in", "a out", "b in", "b out"]
+    assert store.degraded
+    assert store.get_lock("conv-1") is None
+
+
+def test_load_balancer_config_is_valid(tmp_path: Path) -> None:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.path.exists(nginx):
+        pytest.skip("nginx is not installed (deploy/services.sh install)")
+    env = {
+        **os.environ,
+        "NGINX_PREFIX": str(tmp_path),
+        "GATEWAY_PORT": str(free_port()),
+        "RASA_LB_PORT": str(free_port()),
+        "RASA_UPSTREAMS": "127.0.0.1:15006 127.0.0.1:15007",
+        "GATEWAY_UPSTREAMS": "127.0.0.1:18081 127.0.0.1:18082",
+    }
+    rendered = subprocess.run(
+        ["bash", str(ROOT / "deploy" / "nginx_local.sh")],
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout
+    assert "server 127.0.0.1:15006" in rendered and "server 127.0.0.1:18082" in rendered
+    (tmp_path / "nginx.conf").write_text(rendered)
+    check = subprocess.run(
+        [nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", f"{tmp_path}/"],
+        capture_output=True, text=True,
+    )
+    assert check.returncode == 0, check.stderr
