@@ -14,7 +14,9 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 help:
 	@echo "make run    - set up everything missing and start the whole system (embedded SQLite)"
 	@echo "make test   - set up everything missing and run every test"
-	@echo "make train | seed | eval | lint | validate | bench"
+	@echo "PROFILE=prod make run - the production profile on local PostgreSQL + Redis (docs/production.md)"
+	@echo "make bench  - load benchmark: full system vs bare Rasa (writes docs/benchmarks.md)"
+	@echo "make train | seed | eval | lint | validate"
 
 $(STAMP): requirements.txt requirements-dev.txt .python-version
 	bash scripts/bootstrap_venv.sh
@@ -41,13 +43,21 @@ validate: venv
 eval: train
 	$(PY) scripts/eval_topics.py
 
-LINTED := $(wildcard actions bot components scripts tests)
+LINTED := $(wildcard actions bot components scripts tests bench deploy)
 
 lint: venv
 	$(VENV)/bin/ruff check $(LINTED)
 
+ifeq ($(PROFILE),prod)
+run: venv train
+	bash scripts/run_prod.sh
+else
 run: venv seed train
 	bash scripts/run_all.sh
+endif
+
+bench: venv train
+	$(PY) -m bench.run
 
 test: venv system-deps
 	$(VENV)/bin/pip check
@@ -56,4 +66,4 @@ test: venv system-deps
 	$(PY) scripts/train.py
 	$(PY) -m pytest -q tests
 
-.PHONY: help venv system-deps seed reseed train validate eval lint run test
+.PHONY: help venv system-deps seed reseed train validate eval lint run test bench

@@ -16,7 +16,7 @@ trap cleanup EXIT INT TERM
 
 .venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" &
 pids+=($!)
-.venv/bin/rasa run --model "$model" --port "$RASA_PORT" --enable-api --auth-token "$RASA_AUTH_TOKEN" \
+.venv/bin/python -m deploy.rasa_main run --model "$model" --port "$RASA_PORT" --enable-api --auth-token "$RASA_AUTH_TOKEN" \
   --credentials credentials.yml --endpoints endpoints.yml &
 pids+=($!)
 # Gateway (widget, demo shop at /, inbox at /inbox). Demo mode (demo customer tokens and

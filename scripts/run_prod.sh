@@ -100,7 +100,7 @@ for ((i = 0; i < RASA_REPLICAS; i++)); do
   port=$((RASA_PORT + 1 + i))
   rasa_upstreams+="127.0.0.1:$port "
   ACTION_SERVER_URL="http://127.0.0.1:$((ACTIONS_PORT + i % ACTIONS_REPLICAS))/webhook" \
-    supervise "rasa-$i" .venv/bin/rasa run --model "$MODEL" --port "$port" --interface 127.0.0.1 \
+    supervise "rasa-$i" .venv/bin/python -m deploy.rasa_main run --model "$MODEL" --port "$port" --interface 127.0.0.1 \
       --enable-api --auth-token "$RASA_AUTH_TOKEN" --credentials credentials.yml \
       --endpoints endpoints.prod.yml
 done

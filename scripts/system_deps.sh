@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages the tests use: Chromium for browser tests.
+# Debian packages the tests use: Chromium for browser tests; PostgreSQL, Redis and nginx
+# for the production-profile fault tests (deploy/services.sh installs those).
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
@@ -12,3 +13,4 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "missing Debian packages: ${need[*]} (apt-get install them)" >&2; exit 1
   fi
 fi
+bash "$(dirname "$0")/../deploy/services.sh" install

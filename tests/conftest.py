@@ -86,7 +86,8 @@ def rasa_stack(
         workdir / "actions.log",
     )
     rasa = start_process(
-        [str(VENV_BIN / "rasa"), "run", "--model", str(trained_model), "--port", str(rasa_port),
+        [str(VENV_BIN / "python"), "-m", "deploy.rasa_main", "run", "--model", str(trained_model),
+         "--port", str(rasa_port),
          "--enable-api", "--auth-token", RASA_TOKEN, "--credentials", "credentials.yml",
          "--endpoints", "endpoints.yml"],
         env,

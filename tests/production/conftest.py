@@ -32,7 +32,7 @@ def prod_services() -> Iterator[Services]:
     try:
         services = start_services()
     except ServicesUnavailable as exc:
-        pytest.skip(f"PostgreSQL/Redis could not be installed or started: {exc}")
+        pytest.fail(f"PostgreSQL/Redis could not be installed or started: {exc}")
     try:
         yield services
     finally:

@@ -1,0 +1,24 @@
+"""`rasa` with the project's hot-path fixes: `python -m deploy.rasa_main run --model ...`.
+
+Every Rasa server this project starts (make run, the production profile, the tests, the
+benchmark's baseline) goes through here, so all of them run the same code.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from deploy import rasa_patches
+
+
+def main() -> None:
+    """Installs the patches, then hands the command line to Rasa's own entry point."""
+    rasa_patches.install()
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv[0] = "rasa"
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
