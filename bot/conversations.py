@@ -14,7 +14,7 @@ from bot.errors import Conflict, InvalidRequest, MessageTooLarge
 from bot.events import Event, EventBus
 from bot.handoff import BOT_UNAVAILABLE, HandoffService, QueueStatus
 from bot.language import pick_language
-from bot.rasa_client import HandoffSignal, RasaClient, RasaUnavailable
+from bot.rasa_client import HandoffSignal, RasaClient, RasaUnavailable, TrackerSummary
 from bot.store import Stores
 from bot.store.conversations import NewMessage
 from bot.store.records import ConversationRecord, MessageRecord
@@ -35,9 +35,13 @@ class MessageHooks(Protocol):
         """Take the message first (a survey answer): replies, or None to route it."""
 
     async def after_bot_turn(
-        self, conversation: ConversationRecord, message: MessageRecord
+        self,
+        conversation: ConversationRecord,
+        message: MessageRecord,
+        understood: TrackerSummary | None = None,
     ) -> None:
-        """Called once the bot's replies to the message were posted."""
+        """Called once the bot's replies to the message were posted (``understood``:
+        the turn's intent and form when Rasa sent them with the replies)."""
 
 
 @dataclass(frozen=True)
@@ -246,7 +250,7 @@ class ConversationService:
             out.extend(await self.handoff.request(conversation, turn.handoff))
         posted = await self._post(conversation, message, out)
         if self.hooks is not None:
-            await self.hooks.after_bot_turn(conversation, message)
+            await self.hooks.after_bot_turn(conversation, message, turn.understood)
         return posted
 
     async def _post(

@@ -178,6 +178,29 @@ class HandoffService:
         position, total = found
         return QueueStatus(position, total, self._estimate(position))
 
+    async def queue_frames(self) -> list[tuple[str, dict[str, Any]]]:
+        """The ``state`` frame of every waiting conversation, from one read of the queue.
+
+        Returns:
+            ``(conversation id, frame)`` pairs, longest wait first; each frame equals
+            what :meth:`describe` returns for that conversation.
+        """
+        entries = await self._stores.handoffs.queue()
+        total = len(entries)
+        return [
+            (
+                entry.conversation.id,
+                {
+                    "type": "state",
+                    "state": "queued",
+                    "queue": QueueStatus(
+                        entry.position, total, self._estimate(entry.position)
+                    ).public(),
+                },
+            )
+            for entry in entries
+        ]
+
     async def describe(self, conversation_id: str) -> dict[str, Any] | None:
         """Return the customer-facing state of a conversation (``state`` frame).
 

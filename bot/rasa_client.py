@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -13,6 +14,9 @@ import aiohttp
 logger = logging.getLogger(__name__)
 
 HANDOFF_KEY = "handoff"
+# What Rasa understood of the message, sent with the replies by the project's REST channel
+# (deploy/turn_channel.py); a stock REST channel omits it.
+TURN_HEADER = "X-Rasa-Turn"
 
 
 class RasaUnavailable(Exception):
@@ -44,6 +48,7 @@ class BotTurn:
 
     replies: list[BotReply] = field(default_factory=list)
     handoff: HandoffSignal | None = None
+    understood: TrackerSummary | None = None  # intent and form, when Rasa sent them
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,25 @@ class TrackerSummary:
     confidence: float | None
     slots: dict[str, Any]
     active_loop: str | None
+
+
+def parse_understood(raw: str | None) -> TrackerSummary | None:
+    """The ``X-Rasa-Turn`` header as a summary (None when missing or unreadable)."""
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    intent, loop, confidence = data.get("intent"), data.get("active_loop"), data.get("confidence")
+    return TrackerSummary(
+        intent=intent if isinstance(intent, str) else None,
+        confidence=float(confidence) if isinstance(confidence, (int, float)) else None,
+        slots={},
+        active_loop=loop if isinstance(loop, str) else None,
+    )
 
 
 def _buttons(raw: Any) -> tuple[dict[str, str], ...]:
@@ -165,6 +189,7 @@ class RasaClient:
                     if resp.status >= 300:
                         raise RasaUnavailable(f"webhook answered HTTP {resp.status}")
                     payload = await resp.json(content_type=None)
+                    understood = parse_understood(resp.headers.get(TURN_HEADER))
             except aiohttp.ClientConnectorError as exc:
                 # Not connected, so nothing was processed: the next server may take it.
                 if attempt + 1 < len(self._bases):
@@ -178,7 +203,7 @@ class RasaClient:
                 # server, tracker store or lock store down): never leave the customer
                 # without an answer.
                 raise RasaUnavailable("empty answer")
-            return parse_turn(payload)
+            return replace(parse_turn(payload), understood=understood)
         raise RasaUnavailable("no Rasa server configured")
 
     def _rotation(self) -> list[str]:

@@ -4,8 +4,9 @@ Rasa's `SQLTrackerStore` opens its engine without `pool_pre_ping` and does not r
 PostgreSQL restarts while a message is being processed, the final `save` fails, Rasa's
 REST channel logs the error and still returns the replies it had collected: the customer
 sees an answer whose turn is missing from the conversation's tracker (found by
-tests/production/test_faults.py). This subclass checks pooled connections before use and
-retries reads and writes that failed because the connection was lost or refused, for up to
+tests/production/test_faults.py). This subclass retries reads and writes that failed
+because the connection was lost or refused (a pooled connection to a restarted server
+fails its first statement; SQLAlchemy then drops the whole pool), for up to
 `retry_seconds` (default 15), waiting without blocking the event loop. A failed write has
 not committed, so writing again stores each event once.
 
@@ -22,8 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
+from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -40,7 +40,7 @@ def _is_transient(exc: DBAPIError) -> bool:
 
 
 class ResilientSQLTrackerStore(SQLTrackerStore):
-    """`SQLTrackerStore` with pre-pinged connections and retried reads and writes."""
+    """`SQLTrackerStore` with retried reads and writes."""
 
     def __init__(
         self,
@@ -49,8 +49,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         retry_seconds: float | str | None = None,
         **kwargs: Any,
     ) -> None:
-        """Connects like Rasa's SQL tracker store (same keys), then swaps in an engine
-        that checks each pooled connection before handing it out.
+        """Connects like Rasa's SQL tracker store (same keys).
 
         Args:
             domain: The assistant's domain.
@@ -60,10 +59,6 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         """
         self.retry_seconds = float(retry_seconds or DEFAULT_RETRY_SECONDS)
         super().__init__(domain=domain, host=host, **kwargs)
-        url = self.engine.url
-        self.engine.dispose()
-        self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
-        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         deadline = time.monotonic() + self.retry_seconds

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot import events
 from bot.events import Event, EventBus
 from bot.metrics.survey import RatingService
-from bot.rasa_client import RasaClient
+from bot.rasa_client import RasaClient, TrackerSummary
 from bot.store.conversations import NewMessage
 from bot.store.records import ConversationRecord, MessageRecord
 
@@ -32,16 +32,20 @@ class ContactHooks:
         return await self._ratings.perform(conversation, message.text)
 
     async def after_bot_turn(
-        self, conversation: ConversationRecord, message: MessageRecord
+        self,
+        conversation: ConversationRecord,
+        message: MessageRecord,
+        understood: TrackerSummary | None = None,
     ) -> None:
         """Read what Rasa understood of the message and announce the turn.
 
         Runs under the conversation's lock right after the replies were posted, so the
-        tracker's latest message is this one. Rasa's HTTP API is the one source of the
-        intent (the REST channel does not return it); when it cannot be read the turn
-        is still counted, without an intent.
+        tracker's latest message is this one. The project's REST channel sends intent and
+        form with the replies (``understood``); only without them (a stock REST channel)
+        is Rasa's tracker API read. When neither answers, the turn is still counted,
+        without an intent.
         """
-        summary = await self._rasa.tracker(conversation.id)
+        summary = understood or await self._rasa.tracker(conversation.id)
         await self._bus.publish(
             Event(
                 events.BOT_REPLIED,

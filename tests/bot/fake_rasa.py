@@ -8,6 +8,7 @@ its own event loop, so a gateway process can talk to it over real HTTP.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,10 @@ class FakeRasa:
     latest: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     messages: list[tuple[str, str]] = field(default_factory=list)
     tracker_available: bool = True
+    # Send intent and form with the replies, as the project's REST channel does
+    # (deploy/turn_channel.py); off: a stock REST channel.
+    turn_header: bool = False
+    tracker_reads: int = 0
 
     @property
     def url(self) -> str:
@@ -65,9 +70,15 @@ class FakeRasa:
                     "custom": {"handoff": {"reason": handoff, "intent": intent, "order_id": None}},
                 }
             )
-        return web.json_response(replies)
+        headers = {}
+        if self.turn_header:
+            headers["X-Rasa-Turn"] = json.dumps(
+                {"intent": intent, "confidence": 0.99, "active_loop": form}
+            )
+        return web.json_response(replies, headers=headers)
 
     async def tracker(self, request: web.Request) -> web.Response:
+        self.tracker_reads += 1
         if not self.tracker_available:
             return web.json_response({"error": "disabled"}, status=403)
         sender = request.match_info["sender"]

@@ -185,6 +185,24 @@ async def test_queue_is_ordered_by_waiting_time(stores: Stores) -> None:
     await bus.stop()
 
 
+async def test_queue_frames_equal_each_waiting_customers_own_frame(stores: Stores) -> None:
+    """The one-read push of queue positions says what `describe` says per customer."""
+    service, bus = make_service(stores)
+    bus.start()
+    ids = []
+    for i in range(4):
+        conv = await new_conversation(stores, f"s-frames-{i}")
+        await service.request(conv, HandoffSignal("customer_request"))
+        ids.append(conv.id)
+    await service.cancel(await stores.conversations.get(ids[1]))
+    frames = await service.queue_frames()
+    assert [conversation_id for conversation_id, _ in frames] == [ids[0], ids[2], ids[3]]
+    for conversation_id, frame in frames:
+        assert frame == await service.describe(conversation_id)
+    assert frames[-1][1]["queue"] == {"position": 3, "queue_length": 3, "expected_wait_minutes": 9}
+    await bus.stop()
+
+
 async def test_outside_service_hours_a_ticket_is_opened(stores: Stores) -> None:
     night = datetime(2026, 11, 2, 15, 0, tzinfo=timezone.utc)  # 23:00 in Beijing
     service, bus = make_service(stores, ServiceHours.parse("09:00-21:00", "+08:00"), night)

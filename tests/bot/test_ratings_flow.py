@@ -121,6 +121,24 @@ async def test_thanks_after_a_served_need_resolves_and_asks_once(
     assert [(c["seq"], c["state"]) for c in contacts] == [(1, "closed"), (2, "open")]
 
 
+async def test_intent_sent_with_the_replies_spares_the_tracker_read(
+    client: GatewayClient, gateway: GatewayProcess, fake_rasa: FakeRasa
+) -> None:
+    """With the turn header (deploy/turn_channel.py) contacts get their intents without
+    a single read of Rasa's tracker API, even when that API is closed."""
+    fake_rasa.turn_header, fake_rasa.tracker_available = True, False
+    reads = fake_rasa.tracker_reads
+    try:
+        conversation_id, _, _ = await served_then_thanks(client, sender())
+    finally:
+        fake_rasa.turn_header, fake_rasa.tracker_available = False, True
+    (contact,) = contacts_of(gateway, conversation_id)
+    assert (contact["outcome"], contact["resolution"]) == ("bot", "thanks")
+    assert contact["topic"] == "order_tracking"
+    assert contact["intents"] == "track_shipment thanks"
+    assert fake_rasa.tracker_reads == reads
+
+
 async def test_a_second_rating_is_refused_and_logged(
     client: GatewayClient, gateway: GatewayProcess
 ) -> None:

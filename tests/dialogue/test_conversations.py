@@ -5,6 +5,7 @@ The metadata is what the gateway sends: the verified customer id (or null) and c
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -134,3 +135,26 @@ def test_cancel_after_confirmation_writes_the_cancellation(rasa_stack: RasaStack
         ).scalar()
     engine.dispose()
     assert status == "cancelled"
+
+
+def test_replies_carry_the_turns_intent_and_form(rasa_stack: RasaStack) -> None:
+    """The REST channel's X-Rasa-Turn header (deploy/turn_channel.py) says what Rasa's
+    tracker says after the turn: the gateway relies on it instead of a tracker read."""
+    chat = Chat(rasa_stack, "C1001")
+    seen = []
+    for message in ("我要退货", "算了，我的积分还有多少"):
+        response = requests.post(
+            f"{rasa_stack.rasa_url}/webhooks/rest/webhook",
+            json={"sender": chat.sender, "message": message,
+                  "metadata": {"customer_id": "C1001", "channel": "rest"}},
+            timeout=60,
+        )
+        turn = json.loads(response.headers["X-Rasa-Turn"])
+        tracker = requests.get(
+            f"{rasa_stack.rasa_url}/conversations/{chat.sender}/tracker",
+            params={"token": rasa_stack.auth_token}, timeout=30,
+        ).json()
+        assert turn["intent"] == tracker["latest_message"]["intent"]["name"]
+        assert turn["active_loop"] == (tracker.get("active_loop") or {}).get("name")
+        seen.append((turn["intent"], turn["active_loop"]))
+    assert seen[0] == ("request_return", "return_form")
