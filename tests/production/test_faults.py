@@ -146,11 +146,15 @@ async def assert_stored_exactly_once(
     for row in stored:
         authors = list(row["reply_authors"])  # type: ignore[call-overload]
         assert authors or handoffs, f"message {row['client_message_id']} has no reply"
-        occurrences = count_in(tracker_texts, str(row["text"]))
-        if "bot" in authors:
-            # Texts repeat within a script only across its cycles; count what was sent.
-            expected = count_in([t.text for t in customer.turns], str(row["text"]))
-            assert occurrences == expected, (row["text"], occurrences, expected)
+    # Texts repeat across a script's cycles, so count per text: every copy the bot answered
+    # is in the tracker (none lost), and no text more often than it was sent (none twice).
+    # A copy in flight when a server died was answered by the fail-open apology instead and
+    # may or may not have reached the tracker.
+    for text_sent in {str(row["text"]) for row in stored}:
+        same = [row for row in stored if str(row["text"]) == text_sent]
+        answered = sum(1 for row in same if "bot" in list(row["reply_authors"]))  # type: ignore[call-overload]
+        occurrences = count_in(tracker_texts, text_sent)
+        assert answered <= occurrences <= len(same), (text_sent, occurrences, answered, len(same))
 
 
 async def test_action_server_killed_mid_conversation(
@@ -342,7 +346,7 @@ async def test_one_of_two_rasa_servers_killed_under_load(
         http,
         profile,
         ["C1001", "C1002", "C1003", "C1001", "C1002", "C1003", "C1001", "C1003"],
-        6,
+        16,  # enough turns after the kill to keep the survivor busy for seconds
         fault_after=2,
         fault=kill_rasa,
     )
@@ -355,7 +359,7 @@ async def test_one_of_two_rasa_servers_killed_under_load(
     dead, survivor = (url.removeprefix("http://") for url in profile.rasa_servers)
     before = upstreams_between(log, started, killed["at"])
     # Before the killed server is back (loading the model takes longer than 8 s).
-    after = upstreams_between(log, killed["at"] + 1.0, killed["at"] + 8.0)
+    after = upstreams_between(log, killed["at"] + 0.5, killed["at"] + 8.0)
     assert before.get(dead, 0) > 0 and before.get(survivor, 0) > 0, before  # both served
     assert after.get(survivor, 0) > 0 and after.get(dead, 0) == 0, after  # the other serves
     for customer in customers:
