@@ -171,12 +171,14 @@ class ConversationService:
                     {"message": stored.message},
                 )
             )
-            current = await self.stores.conversations.get(conversation.id)
+            current = stored.conversation or await self.stores.conversations.get(conversation.id)
             assert current is not None
+            replies: list[MessageRecord] = []
             try:
                 replies = await self._route(current, stored.message, inbound)
             finally:
-                await self.stores.conversations.mark_processed(stored.message.id)
+                if not replies:  # stored replies already marked their question processed
+                    await self.stores.conversations.mark_processed(stored.message.id)
         return await self._outcome(conversation.id, stored.message, replies, False)
 
     async def _route(

@@ -34,6 +34,8 @@ class StoredInbound:
 
     message: MessageRecord
     duplicate: bool
+    # The conversation as it was when the message was stored (saves a second read).
+    conversation: ConversationRecord | None = None
 
 
 def _with_names(session: Session, rows: Iterable[Message]) -> list[MessageRecord]:
@@ -180,7 +182,11 @@ class ConversationStore:
             if conv is not None:
                 conv.last_message_at = now
             session.flush()
-            return StoredInbound(MessageRecord.of(row), duplicate=False)
+            return StoredInbound(
+                MessageRecord.of(row),
+                duplicate=False,
+                conversation=ConversationRecord.of(conv) if conv is not None else None,
+            )
 
         def again(session: Session) -> StoredInbound:
             found = existing(session)
@@ -203,7 +209,8 @@ class ConversationStore:
         Args:
             conversation_id: The conversation.
             messages: What to store.
-            reply_to_id: The customer message these answer, if any.
+            reply_to_id: The customer message these answer, if any; it is marked
+                processed in the same transaction (its answer is complete).
 
         Returns:
             The stored messages.
@@ -231,6 +238,10 @@ class ConversationStore:
             session.add_all(rows)
             if conv is not None and rows:
                 conv.last_message_at = now
+            if reply_to_id is not None:
+                session.execute(
+                    update(Message).where(Message.id == reply_to_id).values(processed=True)
+                )
             session.flush()
             return _with_names(session, rows)
 
