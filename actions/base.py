@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions.shop.policy import NotAllowed
 from actions.shop.repository import ShopRepository
 
 logger = logging.getLogger(__name__)
@@ -54,9 +55,17 @@ class ShopAction(UsesRepository, Action, ABC):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        """Runs `perform`; a shop-data failure becomes an apology and a handoff signal."""
+        """Runs `perform`; a shop-data failure becomes an apology and a handoff signal, and
+        a business rule refusing at the last moment (the order changed since the offer)
+        an explanation and the offer of a person: never a silent turn."""
         try:
             return await self.perform(dispatcher, tracker, domain)
+        except NotAllowed as refusal:
+            logger.warning("%s refused by a rule: %s", self.name(), refusal)
+            from actions.constants import REASON_POLICY
+            from actions.handoff import offer_handoff
+
+            return offer_handoff(dispatcher, tracker, REASON_POLICY, "utter_request_refused")
         except SQLAlchemyError:
             logger.exception("shop data unavailable in %s", self.name())
             from actions.handoff import signal_unavailable

@@ -35,7 +35,14 @@ from actions.order_forms import (
     order_values,
 )
 from actions.shop.dto import Order, OrderItem, ReturnRequest
-from actions.shop.policy import NotAllowed, refund_arrival, refund_eta, return_decision, utcnow
+from actions.shop.policy import (
+    NotAllowed,
+    item_under_warranty,
+    refund_arrival,
+    refund_eta,
+    return_decision,
+    utcnow,
+)
 from actions.shop.repository import ShopRepository
 
 REASONS = ("no_reason", "quality", "wrong_item", "damaged")
@@ -270,8 +277,10 @@ class ActionSubmitReturn(ShopAction):
             return reset
         if blocked == "warranty":
             reason = tracker.get_slot(SLOT_RETURN_REASON) or "quality"
-            decision = return_decision(order, reason, utcnow(), sku)
-            item = order.item(sku) if sku else order.items[0]
+            now = utcnow()
+            # No item picked yet: offer the repair for the item whose warranty runs.
+            item = order.item(sku) if sku else item_under_warranty(order, now) or order.items[0]
+            decision = return_decision(order, reason, now, item.sku)
             dispatcher.utter_message(
                 response="utter_return_window_warranty",
                 buttons=yes_no_buttons(lang),

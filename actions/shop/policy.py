@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from actions.shop.dto import Order, Shipment
+from actions.shop.dto import Order, OrderItem, Shipment
 
 NO_REASON_DAYS = 7
 QUALITY_DAYS = 15
@@ -216,6 +216,18 @@ def return_decision(
     if warranty_end is not None and today <= warranty_end:
         return ReturnDecision(False, "warranty", warranty_end, "window_closed")
     return ReturnDecision(False, "handoff", None, "warranty_expired")
+
+
+def item_under_warranty(order: Order, now: datetime) -> OrderItem | None:
+    """The line whose warranty still runs (the longest one), or None: the item a warranty
+    repair is offered for when the customer has not picked one."""
+    if order.delivered_at is None or not order.items:
+        return None
+    longest = max(order.items, key=lambda item: item.warranty_months)
+    if longest.warranty_months <= 0:
+        return None
+    end = add_months(shop_date(order.delivered_at), longest.warranty_months)
+    return longest if shop_today(now) <= end else None
 
 
 def logistics_exception(shipment: Shipment | None, now: datetime) -> str | None:

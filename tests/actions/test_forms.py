@@ -8,7 +8,7 @@ from actions.changes import ActionSubmitChange, ValidateChangeForm
 from actions.problems import ActionSubmitProblem
 from actions.returns import ActionSubmitReturn, ValidateReturnForm
 from actions.shop.repository import ShopRepository
-from tests.actions.factories import make_tracker, responses, run
+from tests.actions.factories import make_tracker, responses, run, slot_events, user_event
 
 CHANGE_SLOTS = ["order_id", "phone_last4", "change_field", "new_value", "change_confirm"]
 RETURN_SLOTS = ["order_id", "phone_last4", "return_item", "return_reason", "return_confirm"]
@@ -138,3 +138,80 @@ async def test_choice_questions_offer_one_button_per_value(repo: ShopRepository)
         "收货地址", "收货人手机号", "配送时间"]
     _, dispatcher = await run(ActionAskProblemKind(repo), make_tracker())
     assert responses(dispatcher) == ["utter_ask_problem_kind"]
+
+
+def asked(pending: str) -> list[dict]:
+    """The bot's last turn asked the question `pending` stands for."""
+    return [user_event("我要退货", "request_return"),
+            {"event": "slot", "name": "pending_confirmation", "value": pending}]
+
+
+async def _late_order_whose_first_item_has_no_warranty(
+    repo: ShopRepository, customers: list[str], now
+) -> tuple[str, str, str]:
+    """(customer, order, the item under warranty) from the seeded shop: a delivered order
+    past every return window whose first line has no warranty but another line's runs."""
+    from actions.shop.policy import item_under_warranty, return_decision
+
+    for customer in customers:
+        for order in await repo.list_orders(customer):
+            if order.status != "delivered" or len(order.items) < 2:
+                continue
+            if order.items[0].warranty_months or return_decision(order, "no_reason", now).allowed:
+                continue
+            item = item_under_warranty(order, now)
+            if item is not None:
+                return customer, order.id, item.sku
+    raise AssertionError("the seed has no such order")
+
+
+async def test_warranty_repair_is_offered_for_the_item_under_warranty(
+    fresh_repo: ShopRepository, fresh_engine, now
+) -> None:
+    """No item picked yet (a choice question still open): the repair offer names the item
+    whose warranty runs, and saying yes opens it (found by the load benchmark: the offer
+    named the first line, the confirmation was refused, and the turn went silent)."""
+    from sqlalchemy import text as sql
+
+    from actions.confirmation import ActionConfirm
+
+    with fresh_engine.connect() as connection:
+        customers = [row[0] for row in connection.execute(sql("SELECT id FROM customers"))]
+    customer, order_id, sku = await _late_order_whose_first_item_has_no_warranty(
+        fresh_repo, customers, now
+    )
+    slots = {"order_id": order_id, "return_reason": "no_reason", "order_blocked": "warranty"}
+    events, dispatcher = await run(
+        ActionSubmitReturn(fresh_repo), make_tracker(customer_id=customer, slots=slots)
+    )
+    assert responses(dispatcher) == ["utter_return_window_warranty"]
+    pending = slot_events(events)["pending_confirmation"]
+    assert pending == f"repair:{order_id}:{sku}:no_reason"
+
+    confirm = make_tracker(
+        text="确定", intent="affirm", customer_id=customer,
+        slots={"pending_confirmation": pending}, events=asked(pending),
+    )
+    await run(ActionConfirm(fresh_repo), confirm)
+    (request,) = await fresh_repo.list_returns(order_id=order_id)
+    assert (request.kind, request.sku) == ("repair", sku)
+
+
+async def test_a_rule_refusing_at_the_last_moment_offers_a_person(
+    fresh_repo: ShopRepository,
+) -> None:
+    """A confirmation the rules refuse by now (no warranty on that item) is explained and a
+    person offered: never an exception, which Rasa turns into a silent turn."""
+    from actions.confirmation import ActionConfirm
+
+    order = await fresh_repo.get_order("DD202610150004")
+    no_warranty = next((i.sku for i in order.items if not i.warranty_months), None)
+    pending = f"repair:DD202610150004:{no_warranty or 'NO-SUCH-SKU'}:no_reason"
+    events, dispatcher = await run(
+        ActionConfirm(fresh_repo),
+        make_tracker(text="确定", intent="affirm", customer_id="C1001",
+                     slots={"pending_confirmation": pending}, events=asked(pending)),
+    )
+    assert responses(dispatcher) == ["utter_request_refused"]
+    assert slot_events(events)["pending_confirmation"] == "handoff:policy_exception"
+    assert await fresh_repo.list_returns(order_id="DD202610150004") == []
