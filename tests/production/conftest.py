@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,7 +14,6 @@ import aiohttp
 import pytest
 
 from deploy.stack import (
-    ROOT,
     Profile,
     Services,
     ServicesUnavailable,
@@ -41,19 +38,10 @@ def prod_services() -> Iterator[Services]:
 
 
 @pytest.fixture(scope="session")
-def prod_model() -> str:
-    """The trained model for the current inputs (trained only if they changed), or the
-    model named by PROD_TEST_MODEL (to iterate on these tests while the data changes)."""
-    if os.environ.get("PROD_TEST_MODEL"):
-        return os.environ["PROD_TEST_MODEL"]
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "train.py")],
-        cwd=ROOT,
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    return result.stdout.strip().splitlines()[-1]
+def prod_model(request: pytest.FixtureRequest) -> str:
+    """The trained model for the current inputs (tests/conftest.py's `trained_model`), or
+    the model named by PROD_TEST_MODEL (to iterate on these tests while the data changes)."""
+    return os.environ.get("PROD_TEST_MODEL") or str(request.getfixturevalue("trained_model"))
 
 
 @pytest.fixture(scope="module")
