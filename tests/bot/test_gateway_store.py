@@ -56,6 +56,16 @@ async def new_conversation(stores: Stores, sender: str, lang: str = "zh") -> Con
     return conversation
 
 
+async def queue_up(stores: Stores, service: HandoffService, prefix: str, count: int) -> list[str]:
+    """`count` new conversations asking for a person, in order; their ids."""
+    ids = []
+    for i in range(count):
+        conv = await new_conversation(stores, f"{prefix}-{i}")
+        await service.request(conv, HandoffSignal("customer_request"))
+        ids.append(conv.id)
+    return ids
+
+
 async def test_open_is_idempotent_and_keeps_first_verified_customer(stores: Stores) -> None:
     first, created = await stores.conversations.open("web", "s1", "C1001", "zh")
     again, created_again = await stores.conversations.open("web", "s1", "C1002", "en")
@@ -172,11 +182,7 @@ async def test_cancel_and_supervisor_resolve(stores: Stores) -> None:
 async def test_queue_is_ordered_by_waiting_time(stores: Stores) -> None:
     service, bus = make_service(stores)
     bus.start()
-    ids = []
-    for i in range(3):
-        conv = await new_conversation(stores, f"s-order-{i}")
-        await service.request(conv, HandoffSignal("customer_request"))
-        ids.append(conv.id)
+    ids = await queue_up(stores, service, "s-order", 3)
     queue = await stores.handoffs.queue()
     assert [e.conversation.id for e in queue] == ids
     assert [e.position for e in queue] == [1, 2, 3]
@@ -189,11 +195,7 @@ async def test_queue_frames_equal_each_waiting_customers_own_frame(stores: Store
     """The one-read push of queue positions says what `describe` says per customer."""
     service, bus = make_service(stores)
     bus.start()
-    ids = []
-    for i in range(4):
-        conv = await new_conversation(stores, f"s-frames-{i}")
-        await service.request(conv, HandoffSignal("customer_request"))
-        ids.append(conv.id)
+    ids = await queue_up(stores, service, "s-frames", 4)
     await service.cancel(await stores.conversations.get(ids[1]))
     frames = await service.queue_frames()
     assert [conversation_id for conversation_id, _ in frames] == [ids[0], ids[2], ids[3]]
