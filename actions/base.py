@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions.constants import REASON_POLICY
 from actions.shop.policy import NotAllowed
 from actions.shop.repository import ShopRepository
 
@@ -62,8 +63,7 @@ class ShopAction(UsesRepository, Action, ABC):
             return await self.perform(dispatcher, tracker, domain)
         except NotAllowed as refusal:
             logger.warning("%s refused by a rule: %s", self.name(), refusal)
-            from actions.constants import REASON_POLICY
-            from actions.handoff import offer_handoff
+            from actions.handoff import offer_handoff  # actions.handoff imports this module
 
             return offer_handoff(dispatcher, tracker, REASON_POLICY, "utter_request_refused")
         except SQLAlchemyError:

@@ -26,9 +26,19 @@ def _by_level(run: dict[str, Any]) -> dict[int, dict[str, Any]]:
     return {int(item["concurrency"]): item for item in run["levels"]}
 
 
+def _baseline(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The bare-Rasa run, if this run has one."""
+    return next((r for r in runs if r["name"] == "baseline"), None)
+
+
+def _ratios(item: dict[str, Any], ref: dict[str, Any]) -> tuple[float, float]:
+    """(median ÷ baseline's median, throughput ÷ baseline's throughput) at one level."""
+    return item["p50_ms"] / ref["p50_ms"], item["throughput_tps"] / ref["throughput_tps"]
+
+
 def latency_table(runs: list[dict[str, Any]]) -> list[str]:
     """One row per concurrency level and system, with ratios to the baseline."""
-    baseline = next((r for r in runs if r["name"] == "baseline"), None)
+    baseline = _baseline(runs)
     base = _by_level(baseline) if baseline else {}
     lines = [
         "| customers (K) | system | p50 ms | p95 ms | p99 ms | turns/s | errors "
@@ -44,8 +54,8 @@ def latency_table(runs: list[dict[str, Any]]) -> list[str]:
             ref = base.get(level)
             median_ratio = tput_ratio = "–"
             if ref and run is not baseline:
-                median_ratio = f"{item['p50_ms'] / ref['p50_ms']:.2f}×"
-                tput_ratio = f"{item['throughput_tps'] / ref['throughput_tps']:.0%}"
+                median, share = _ratios(item, ref)
+                median_ratio, tput_ratio = f"{median:.2f}×", f"{share:.0%}"
             lines.append(
                 f"| {level} | {_label(run)} | {_fmt(item['p50_ms'])} | {_fmt(item['p95_ms'])} "
                 f"| {_fmt(item['p99_ms'])} | {_fmt(item['throughput_tps'], 1)} "
@@ -56,7 +66,7 @@ def latency_table(runs: list[dict[str, Any]]) -> list[str]:
 
 def target_lines(runs: list[dict[str, Any]]) -> list[str]:
     """The issue's targets at 20 customers, met or not, per configuration."""
-    baseline = next((r for r in runs if r["name"] == "baseline"), None)
+    baseline = _baseline(runs)
     ref = _by_level(baseline).get(TARGET_LEVEL) if baseline else None
     if not ref:
         return [f"(no baseline run at K={TARGET_LEVEL})"]
@@ -65,8 +75,7 @@ def target_lines(runs: list[dict[str, Any]]) -> list[str]:
         item = _by_level(run).get(TARGET_LEVEL)
         if run is baseline or item is None:
             continue
-        median = item["p50_ms"] / ref["p50_ms"]
-        share = item["throughput_tps"] / ref["throughput_tps"]
+        median, share = _ratios(item, ref)
         lines.append(
             f"- {_label(run)}: median {median:.2f}× the baseline's "
             f"({'met' if median <= TARGET_MEDIAN_RATIO else 'NOT met'}, target ≤ "
@@ -79,7 +88,7 @@ def target_lines(runs: list[dict[str, Any]]) -> list[str]:
 
 def breakdown_lines(runs: list[dict[str, Any]]) -> list[str]:
     """Baseline, the real Rasa without the gateway, and the full system, per level."""
-    baseline = next((r for r in runs if r["name"] == "baseline"), None)
+    baseline = _baseline(runs)
     single = next((r for r in runs if r.get("replicas") == 1 and r.get("direct")), None)
     if not baseline or not single:
         return ["(not measured in this run)"]

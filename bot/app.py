@@ -132,7 +132,7 @@ def build_gateway(settings: Settings) -> Gateway:
         typing=typing,
         hooks=metrics.hooks,
     )
-    LivePushListener(hub, stores, handoff).subscribe(bus)
+    LivePushListener(hub, handoff).subscribe(bus)
     auth = InboxAuth(
         stores.agents,
         settings.agent_session_secret,

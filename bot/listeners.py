@@ -10,7 +10,6 @@ from bot import events
 from bot.events import Event, EventBus
 from bot.handoff import HandoffService
 from bot.live import LiveHub
-from bot.store import Stores
 from bot.store.records import MessageRecord
 
 STATE_EVENTS = (
@@ -27,16 +26,14 @@ STATE_EVENTS = (
 class LivePushListener:
     """Pushes messages and state changes to connected customers and agents."""
 
-    def __init__(self, hub: LiveHub, stores: Stores, handoff: HandoffService) -> None:
+    def __init__(self, hub: LiveHub, handoff: HandoffService) -> None:
         """Wire the listener.
 
         Args:
             hub: Open connections.
-            stores: Gateway stores (for the current state).
-            handoff: Queue status for waiting customers.
+            handoff: Conversation states and queue positions for waiting customers.
         """
         self._hub = hub
-        self._stores = stores
         self._handoff = handoff
 
     def subscribe(self, bus: EventBus) -> None:

@@ -130,6 +130,31 @@ def handoff_count(services: Services, conversation_id: str) -> int:
         engine.dispose()
 
 
+def assert_all_answered(customers: Sequence[Customer]) -> list[Turn]:
+    """Every turn got a reply or a place in the queue; returns the turns."""
+    turns = all_turns(customers)
+    assert all(turn.answered for turn in turns), [t for t in turns if not t.answered][:5]
+    return turns
+
+
+async def converse_through(
+    http: aiohttp.ClientSession,
+    profile: Profile,
+    customer_ids: Sequence[str],
+    turns: int,
+    fault: Fault,
+) -> list[Customer]:
+    """`converse` with `fault` started after two turns each; waits for the fault to end
+    and checks that every turn was still answered."""
+    customers, task = await converse(
+        http, profile, customer_ids, turns, fault_after=2, fault=fault
+    )
+    assert task is not None, "the fault never started"
+    await task
+    assert_all_answered(customers)
+    return customers
+
+
 async def assert_stored_exactly_once(
     http: aiohttp.ClientSession, profile: Profile, services: Services, customer: Customer
 ) -> None:
@@ -226,18 +251,10 @@ async def test_postgres_restarted_under_load(
         await asyncio.sleep(0.2)
         await asyncio.to_thread(prod_services.restart, "postgres")
 
-    customers, fault = await converse(
-        http,
-        profile,
-        ["C1001", "C1002", "C1003", "C1001", "C1002", "C1003"],
-        6,
-        fault_after=2,
-        fault=restart_postgres,
+    customers = await converse_through(
+        http, profile, ["C1001", "C1002", "C1003", "C1001", "C1002", "C1003"], 6,
+        restart_postgres,
     )
-    assert fault is not None
-    await fault
-    turns = all_turns(customers)
-    assert all(turn.answered for turn in turns), [t for t in turns if not t.answered]
     for customer in customers:
         await assert_stored_exactly_once(http, profile, prod_services, customer)
     # After the restart the bot answers normally again.
@@ -274,9 +291,7 @@ async def test_bounded_load_run_reconciles(
 
     await asyncio.gather(*(one(cid) for cid in ids[:10]))
     customers = [c for c in customers if c.turns]
-    turns = all_turns(customers)
-    assert len(turns) == total
-    assert all(turn.answered for turn in turns), [t for t in turns if not t.answered][:5]
+    assert len(assert_all_answered(customers)) == total
 
     engine = gateway_engine(prod_services)
     rasa_engine = create_engine(prod_services.psql_url("rasa"), future=True)
@@ -348,18 +363,11 @@ async def test_one_of_two_rasa_servers_killed_under_load(
         await asyncio.to_thread(profile.kill, "rasa-0")
 
     started = time.time()
-    customers, fault = await converse(
-        http,
-        profile,
-        ["C1001", "C1002", "C1003", "C1001", "C1002", "C1003", "C1001", "C1003"],
+    customers = await converse_through(
+        http, profile, ["C1001", "C1002", "C1003", "C1001", "C1002", "C1003", "C1001", "C1003"],
         16,  # enough turns after the kill to keep the survivor busy for seconds
-        fault_after=2,
-        fault=kill_rasa,
+        kill_rasa,
     )
-    assert fault is not None
-    await fault
-    turns = all_turns(customers)
-    assert all(turn.answered for turn in turns), [t for t in turns if not t.answered]
     await asyncio.sleep(1.5)  # the load balancer flushes its log every second
     log = profile.run_dir / "nginx" / "rasa_access.log"
     dead, survivor = (url.removeprefix("http://") for url in profile.rasa_servers)
