@@ -36,13 +36,37 @@
       .catch(function () { return null; });
   }
 
-  function embedWidget(token) {
+  /* The customer can change while a token request or the widget script is still on its
+   * way: only the newest request counts, and the widget takes the newest token once it
+   * has loaded (setting the same token again is a no-op). */
+  var tokenRequest = 0;
+  var currentToken = null;
+
+  function chooseCustomer(customer) {
+    var request = ++tokenRequest;
+    return tokenFor(customer).then(function (token) {
+      if (request !== tokenRequest) {
+        return;
+      }
+      currentToken = token;
+      if (window.ShopChat) {
+        window.ShopChat.setCustomerToken(token);
+      }
+    });
+  }
+
+  function embedWidget() {
     var tag = document.createElement("script");
     tag.src = "/widget.js";
     tag.setAttribute("data-lang", lang);
-    if (token) {
-      tag.setAttribute("data-customer-token", token);
+    if (currentToken) {
+      tag.setAttribute("data-customer-token", currentToken);
     }
+    tag.addEventListener("load", function () {
+      if (window.ShopChat) {
+        window.ShopChat.setCustomerToken(currentToken);
+      }
+    });
     document.body.appendChild(tag);
   }
 
@@ -57,11 +81,7 @@
 
   select.addEventListener("change", function () {
     localStorage.setItem("demo:customer", select.value);
-    tokenFor(select.value).then(function (token) {
-      if (window.ShopChat) {
-        window.ShopChat.setCustomerToken(token);
-      }
-    });
+    chooseCustomer(select.value);
   });
 
   fetch("/demo/config")
@@ -80,7 +100,7 @@
         select.value = saved;
       }
       applyLanguage();
-      return tokenFor(select.value);
+      return chooseCustomer(select.value);
     })
     .then(embedWidget);
 })();

@@ -69,6 +69,28 @@ def claim_and_reply(agent: Page, conversation_id: str, reply: str) -> None:
     agent.locator("[data-testid=reply-send]").click()
 
 
+def test_customer_picked_before_the_widget_loads_keeps_the_token(
+    browser: Browser, demo_gateway: GatewayProcess
+) -> None:
+    """The token can arrive before widget.js has run; it must not be dropped (this race
+    failed CI once: the widget came up anonymous)."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        held: list = []
+        page.route("**/widget.js", lambda route: held.append(route))
+        page.goto(demo_gateway.base_url + "/")
+        page.wait_for_function("() => document.querySelector('script[src=\"/widget.js\"]')")
+        with page.expect_response(re.compile(r"/demo/token\?customer=C1001")):
+            page.locator("[data-testid=demo-customer]").select_option("C1001")
+        assert page.evaluate("() => window.ShopChat") is None  # the widget is still held
+        for route in held:
+            route.continue_()
+        page.wait_for_function("() => window.ShopChat && window.ShopChat.hasCustomerToken()")
+    finally:
+        context.close()
+
+
 def test_handoff_round_trip_when_rasa_is_down(
     browser: Browser, demo_gateway: GatewayProcess
 ) -> None:
