@@ -1,0 +1,124 @@
+"""Where a message's CPU goes: CPU milliseconds per answered turn, per process group.
+
+    python -m bench.cpu_split [--rasa-replicas 2] [--concurrency 20] [--duration 30]
+
+Runs the production profile on the benchmark's services (var/bench/services; run
+`make bench` once first for the grown shop database and the scenarios), drives it with the
+load generator and reads every process's user+system CPU time from /proc before and after
+the measured window. The baseline figure to compare with is a bare Rasa turn (~11 ms on
+these machines, docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.run import PG_STATS, TOKEN_SECRET, WORK, pidfile, with_children
+from deploy.stack import ROOT, start_profile, start_services
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ms(pid: int) -> float:
+    """User + system CPU of a process so far, in milliseconds (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * 1000.0 / TICKS
+
+
+def snapshot(groups: dict[str, list[int]]) -> dict[str, float]:
+    """CPU so far of each group (sum over its processes)."""
+    return {name: sum(cpu_ms(pid) for pid in pids) for name, pids in groups.items()}
+
+
+def main() -> None:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rasa-replicas", type=int, default=2)
+    parser.add_argument("--gateways", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--py-spy", action="append", default=[], metavar="PROCESS",
+                        help="also sample PROCESS (e.g. gateway-0) with py-spy into "
+                             "var/bench/cpu-split-PROCESS.txt (collapsed stacks)")
+    args = parser.parse_args()
+    scenarios = WORK / "scenarios.jsonl"
+    if not scenarios.exists():
+        sys.exit("no var/bench/scenarios.jsonl: run `make bench` once first")
+    model = args.model or subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train.py")], cwd=ROOT, check=True,
+        stdout=subprocess.PIPE, text=True,
+    ).stdout.strip().splitlines()[-1]
+    os.environ["PG_EXTRA_OPTS"] = PG_STATS
+    services = start_services(WORK / "services")
+    try:
+        profile = start_profile(
+            services, WORK / "cpu-split", rasa_replicas=args.rasa_replicas,
+            gateway_replicas=args.gateways, model=model, seed="no",
+            extra_env={"CUSTOMER_TOKEN_SECRET": TOKEN_SECRET,
+                       "AGENT_SESSION_SECRET": "bench-agent-session-secret",
+                       "SERVICE_HOURS": "00:00-24:00", "LOG_LEVEL": "WARNING"},
+            ready_timeout=900,
+        )
+        try:
+            out = WORK / "cpu-split-load.json"
+            command = [
+                sys.executable, "-m", "bench.loadgen", "--target", "gateway",
+                "--url", profile.gateway_url, "--scenarios", str(scenarios),
+                "--concurrency", str(args.concurrency), "--warmup", "0",
+                "--duration", str(args.warmup + args.duration), "--out", str(out),
+                "--token-secret", TOKEN_SECRET,
+            ]
+            load = subprocess.Popen(command, cwd=ROOT,
+                                    env={**os.environ, "PYTHONPATH": str(ROOT)})
+            time.sleep(args.warmup)
+            groups = {name: [pid] for name, pid in profile.pids().items() if name != "nginx"}
+            groups["nginx"] = with_children(profile.pids().get("nginx"))
+            groups["postgres"] = with_children(
+                pidfile(services.directory / "pg" / "postmaster.pid"))
+            groups["redis"] = [pid for pid in
+                               [pidfile(services.directory / "redis" / "redis.pid")] if pid]
+            groups["load generator"] = [load.pid]
+            spies = [
+                subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record",
+                                  "--pid", str(profile.pid(name)), "--duration",
+                                  str(int(args.duration)), "--format", "raw", "--output",
+                                  str(WORK / f"cpu-split-{name}.txt"), "--nonblocking", "--gil"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                for name in args.py_spy
+            ]
+            before, started = snapshot(groups), time.monotonic()
+            time.sleep(args.duration)
+            after, elapsed = snapshot(groups), time.monotonic() - started
+            load.wait()
+            for spy in spies:
+                spy.wait()
+            summary = json.loads(out.read_text())
+        finally:
+            profile.stop()
+    finally:
+        services.stop()
+    # The generator counts every turn of its whole run; scale to the measured window.
+    turns = summary["throughput_tps"] * elapsed
+    print(f"{summary['throughput_tps']:.1f} turns/s, p50 {summary['p50_ms']:.0f} ms, "
+          f"p95 {summary['p95_ms']:.0f} ms, errors {summary['errors']}")
+    total = 0.0
+    for name in sorted(groups):
+        used = after[name] - before[name]
+        total += used
+        print(f"{name:16} {used / turns:6.1f} ms/turn  {used / elapsed / 10:5.1f}% of a core")
+    print(f"{'total':16} {total / turns:6.1f} ms/turn  {total / elapsed / 10:5.1f}% of a core")
+
+
+if __name__ == "__main__":
+    main()
