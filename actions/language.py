@@ -1,6 +1,7 @@
 """The reply language follows the language the customer writes in.
 
-Runs as the custom slot mapping of `language` after every customer message. Detection
+Runs as the custom slot mapping of `language` after every customer message (in the Rasa
+server itself when it runs with deploy/rasa_patches.py). Detection
 lives here rather than in an NLU entity so that test stories and NLU evaluation are not
 polluted by an entity every message would carry.
 """
@@ -37,6 +38,20 @@ def detect_language(text: str | None) -> str | None:
     return "en" if words else None
 
 
+def language_change(
+    text: str | None, metadata: dict[str, Any] | None, current: str | None
+) -> str | None:
+    """The language the reply should switch to after a message, or None to keep it.
+
+    Also run inside the Rasa server (deploy/rasa_patches.py) to spare the action server a
+    round trip per message; both ways give the same answer.
+    """
+    detected = detect_language(text) or (metadata or {}).get("language")
+    if detected in ("zh", "en") and detected != current:
+        return str(detected)
+    return None
+
+
 class ActionDetectLanguage(Action):
     """Sets the `language` slot from the latest message (or the channel's hint)."""
 
@@ -49,7 +64,7 @@ class ActionDetectLanguage(Action):
     ) -> list[dict[str, Any]]:
         """Returns a SlotSet when the language is known and differs from the slot."""
         text = (tracker.latest_message or {}).get("text")
-        detected = detect_language(text) or message_metadata(tracker).get("language")
-        if detected in ("zh", "en") and detected != tracker.get_slot(SLOT_LANGUAGE):
-            return [SlotSet(SLOT_LANGUAGE, detected)]
-        return []
+        changed = language_change(
+            text, message_metadata(tracker), tracker.get_slot(SLOT_LANGUAGE)
+        )
+        return [SlotSet(SLOT_LANGUAGE, changed)] if changed else []

@@ -34,6 +34,20 @@ def cpu_ms(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * 1000.0 / TICKS
 
 
+def thread_cpu_ms(pid: int) -> dict[str, float]:
+    """CPU so far of the main thread and of the others (by thread name) of a process."""
+    result: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            comm = (task / "comm").read_text().strip()
+            name = "main" if task.name == str(pid) else f"other {comm}"
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        result[name] = result.get(name, 0.0) + (int(fields[11]) + int(fields[12])) * 1000 / TICKS
+    return result
+
+
 def snapshot(groups: dict[str, list[int]]) -> dict[str, float]:
     """CPU so far of each group (sum over its processes)."""
     return {name: sum(cpu_ms(pid) for pid in pids) for name, pids in groups.items()}
@@ -51,6 +65,8 @@ def main() -> None:
     parser.add_argument("--py-spy", action="append", default=[], metavar="PROCESS",
                         help="also sample PROCESS (e.g. gateway-0) with py-spy into "
                              "var/bench/cpu-split-PROCESS.txt (collapsed stacks)")
+    parser.add_argument("--threads", action="append", default=[], metavar="PROCESS",
+                        help="also split PROCESS's CPU by thread name")
     args = parser.parse_args()
     scenarios = WORK / "scenarios.jsonl"
     if not scenarios.exists():
@@ -97,9 +113,11 @@ def main() -> None:
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 for name in args.py_spy
             ]
+            threads_before = {name: thread_cpu_ms(profile.pid(name)) for name in args.threads}
             before, started = snapshot(groups), time.monotonic()
             time.sleep(args.duration)
             after, elapsed = snapshot(groups), time.monotonic() - started
+            threads_after = {name: thread_cpu_ms(profile.pid(name)) for name in args.threads}
             load.wait()
             for spy in spies:
                 spy.wait()
@@ -118,6 +136,11 @@ def main() -> None:
         total += used
         print(f"{name:16} {used / turns:6.1f} ms/turn  {used / elapsed / 10:5.1f}% of a core")
     print(f"{'total':16} {total / turns:6.1f} ms/turn  {total / elapsed / 10:5.1f}% of a core")
+    for name, threads in threads_after.items():
+        for thread, used in sorted(threads.items(), key=lambda item: -item[1]):
+            share = used - threads_before[name].get(thread, 0.0)
+            if share / turns >= 0.05:
+                print(f"  {name} thread {thread:18} {share / turns:6.2f} ms/turn")
 
 
 if __name__ == "__main__":

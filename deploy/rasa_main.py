@@ -1,7 +1,8 @@
 """`rasa` with the project's hot-path fixes: `python -m deploy.rasa_main run --model ...`.
 
-Every Rasa server this project starts (make run, the production profile, the tests, the
-benchmark's baseline) goes through here, so all of them run the same code.
+Every Rasa server of the system (make run, the production profile, the tests) goes through
+here, so all of them run the same code. The benchmark's bare-Rasa baseline is stock
+`rasa run` on purpose: it is what the system is compared with.
 """
 
 from __future__ import annotations

@@ -18,15 +18,18 @@ configured, a retried `save` would publish its events again; the profile has non
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +61,27 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
             **kwargs: dialect, port, db, username, password, login_db, query, ...
         """
         self.retry_seconds = float(retry_seconds or DEFAULT_RETRY_SECONDS)
+        # sender id -> (a tracker this store read or saved, how many of its events are stored)
+        self._stored: dict[str, tuple[weakref.ref[DialogueStateTracker], int]] = {}
         super().__init__(domain=domain, host=host, **kwargs)
+
+    def _remember(self, tracker: DialogueStateTracker) -> None:
+        """Notes that every event `tracker` holds now is stored."""
+        sender_id = tracker.sender_id
+
+        def forget(ref: weakref.ref[DialogueStateTracker]) -> None:
+            entry = self._stored.get(sender_id)
+            if entry is not None and entry[0] is ref:
+                del self._stored[sender_id]
+
+        self._stored[sender_id] = (weakref.ref(tracker, forget), len(tracker.events))
+
+    def _additional_events(self, session: Session, tracker: DialogueStateTracker) -> Iterator:
+        """The tracker's events not stored yet (Rasa counts them with a query)."""
+        entry = self._stored.get(tracker.sender_id)
+        if entry is None or entry[0]() is not tracker:
+            return super()._additional_events(session, tracker)
+        return itertools.islice(tracker.events, entry[1], len(tracker.events))
 
     async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         deadline = time.monotonic() + self.retry_seconds
@@ -81,10 +104,16 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Stores the tracker's new events, retrying while the database is unreachable."""
         await self._retrying("save", lambda: SQLTrackerStore.save(self, tracker))
+        self._remember(tracker)
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """Reads the latest session, retrying while the database is unreachable."""
-        return await self._retrying("read", lambda: SQLTrackerStore.retrieve(self, sender_id))
+        tracker = await self._retrying(
+            "read", lambda: SQLTrackerStore.retrieve(self, sender_id)
+        )
+        if tracker is not None:
+            self._remember(tracker)
+        return tracker
 
     async def retrieve_full_tracker(self, conversation_id: str) -> DialogueStateTracker | None:
         """Reads every session, retrying while the database is unreachable."""

@@ -1,11 +1,22 @@
-"""The hot-path patch validates action server responses exactly as Rasa does."""
+"""The hot-path patches: action server responses validated exactly as Rasa does, and
+requests to an endpoint reusing their connections (and surviving a server restart), the
+language slot mapping run in process with the same result as on the action server."""
 
 from __future__ import annotations
 
-import pytest
-from jsonschema import ValidationError
-from rasa.core.actions.action import RemoteAction
+import asyncio
 
+import pytest
+from aiohttp import web
+from jsonschema import ValidationError
+from rasa.core.actions.action import ActionExtractSlots, RemoteAction
+from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.language import ActionDetectLanguage
 from deploy import rasa_patches
 
 VALID = {
@@ -29,10 +40,13 @@ def original():
     """Rasa's own validator, captured before the patch is installed."""
     if rasa_patches.installed():
         pytest.fail("the patch was installed before the test could capture Rasa's own method")
-    method = RemoteAction._validate_action_result
+    method, session = RemoteAction._validate_action_result, EndpointConfig.session
+    extract = ActionExtractSlots._run_custom_action
     rasa_patches.install()
     yield method
     RemoteAction._validate_action_result = method
+    EndpointConfig.session = session
+    ActionExtractSlots._run_custom_action = extract
 
 
 def test_valid_response_passes_both(original) -> None:
@@ -49,3 +63,65 @@ def test_invalid_response_fails_both_with_the_same_error(original, response) -> 
     assert ours.value.message.split(". Failed")[0] == theirs.value.message.split(". Failed")[0]
     assert "Failed to validate Action server response" in ours.value.message
 
+
+
+async def _serve(port: int = 0) -> tuple[web.AppRunner, int, set[int]]:
+    """A tiny JSON endpoint that records the client port of every request."""
+    client_ports: set[int] = set()
+
+    async def webhook(request: web.Request) -> web.Response:
+        client_ports.add(request.transport.get_extra_info("peername")[1])
+        return web.json_response({"echo": (await request.json())["n"]})
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1], client_ports
+
+
+def test_requests_reuse_one_connection_and_survive_a_restart(original) -> None:
+    async def scenario() -> None:
+        runner, port, first_ports = await _serve()
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"X-K": "v"})
+        answers = [await endpoint.request(json={"n": n}) for n in range(5)]
+        assert answers == [{"echo": n} for n in range(5)]
+        assert len(first_ports) == 1  # Rasa alone opens five connections here
+
+        await runner.cleanup()  # the action server restarts on the same port
+        runner, _, second_ports = await _serve(port)
+        await asyncio.sleep(0.1)
+        assert await endpoint.request(json={"n": 9}) == {"echo": 9}
+        assert len(second_ports) == 1
+        await runner.cleanup()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("text", "metadata", "slot"),
+    [
+        ("我的订单到哪了", {}, "en"),
+        ("where is my order", {}, "zh"),
+        ("where is my order", {}, "en"),  # no change: no event
+        ("DD202611010001", {"language": "en"}, "zh"),  # the channel's hint decides
+        ("/affirm", {"language": "fr"}, "zh"),  # an unsupported hint is ignored
+        ("8000", None, "zh"),
+    ],
+)
+def test_language_mapping_in_process_equals_the_action_server(original, text, metadata, slot):
+    tracker = DialogueStateTracker.from_events(
+        "c1", [SlotSet("language", slot), UserUttered(text, metadata=metadata)]
+    )
+    ours = asyncio.run(
+        ActionExtractSlots(None)._run_custom_action(
+            "action_detect_language", None, None, tracker, None
+        )
+    )
+    sdk_tracker = Tracker.from_dict(tracker.current_state())
+    theirs = asyncio.run(ActionDetectLanguage().run(CollectingDispatcher(), sdk_tracker, {}))
+    assert [(e.key, e.value) for e in ours] == [(e["name"], e["value"]) for e in theirs]
+    if text == "我的订单到哪了":
+        assert [(e.key, e.value) for e in ours] == [("language", "zh")]
