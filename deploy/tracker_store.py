@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import time
 import weakref
@@ -27,7 +28,9 @@ from typing import Any, TypeVar
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -101,9 +104,59 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
+    @staticmethod
+    def _row(sender_id: str, event: Event) -> dict[str, Any]:
+        """The `events` row of an event, as Rasa's `SQLTrackerStore.save` writes it."""
+        data = event.as_dict()
+        return {
+            "sender_id": sender_id,
+            "type_name": event.type_name,
+            "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get("name"),
+            "action_name": data.get("name"),
+            "data": json.dumps(data),
+        }
+
+    async def _save_once(self, tracker: DialogueStateTracker) -> None:
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            rows = [
+                self._row(tracker.sender_id, event)
+                for event in self._additional_events(session, tracker)
+            ]
+            if rows:
+                session.execute(insert(self.SQLEvent.__table__), rows)
+            session.commit()
+
+    async def _retrieve(
+        self, sender_id: str, fetch_events_from_all_sessions: bool
+    ) -> DialogueStateTracker | None:
+        """Rasa's read of the latest session (the same rows, in id order) in Core SQL."""
+        if fetch_events_from_all_sessions:
+            return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
+        events = self.SQLEvent.__table__.c
+        session_start = (
+            select(func.max(events.timestamp))
+            .where(events.sender_id == sender_id, events.type_name == SessionStarted.type_name)
+            .scalar_subquery()
+        )
+        query = (
+            select(events.data)
+            .where(
+                events.sender_id == sender_id,
+                or_(events.timestamp >= session_start, session_start.is_(None)),
+            )
+            .order_by(events.id)
+        )
+        with self.session_scope() as session:
+            stored = [json.loads(data) for data in session.execute(query).scalars()]
+        if self.domain and stored:
+            return DialogueStateTracker.from_dict(sender_id, stored, self.domain.slots)
+        return None
+
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Stores the tracker's new events, retrying while the database is unreachable."""
-        await self._retrying("save", lambda: SQLTrackerStore.save(self, tracker))
+        await self._retrying("save", lambda: self._save_once(tracker))
         self._remember(tracker)
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:

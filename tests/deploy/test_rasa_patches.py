@@ -5,12 +5,33 @@ language slot mapping run in process with the same result as on the action serve
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import pytest
 from aiohttp import web
 from jsonschema import ValidationError
 from rasa.core.actions.action import ActionExtractSlots, RemoteAction
-from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    ActionReverted,
+    ActiveLoop,
+    AgentUttered,
+    AllSlotsReset,
+    BotUttered,
+    ConversationPaused,
+    ConversationResumed,
+    EntitiesAdded,
+    FollowupAction,
+    LoopInterrupted,
+    ReminderCancelled,
+    ReminderScheduled,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUtteranceReverted,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 from rasa_sdk import Tracker
@@ -125,3 +146,51 @@ def test_language_mapping_in_process_equals_the_action_server(original, text, me
     assert [(e.key, e.value) for e in ours] == [(e["name"], e["value"]) for e in theirs]
     if text == "我的订单到哪了":
         assert [(e.key, e.value) for e in ours] == [("language", "zh")]
+
+
+def _event_samples() -> list[dict]:
+    """Every kind of event Rasa serialises, as action servers send them, and broken ones."""
+    events = [
+        UserUttered("你好", {"name": "greet", "confidence": 0.9}, [], metadata={"a": 1}),
+        ActionExecuted("utter_greet", policy="RulePolicy", confidence=1.0),
+        SlotSet("language", "zh"),
+        SlotSet("verified_orders", ["DD1"]),
+        BotUttered("您好", {"buttons": [{"title": "是", "payload": "/affirm"}]}),
+        ActiveLoop("order_form"),
+        ActiveLoop(None),
+        FollowupAction("action_listen"),
+        SessionStarted(),
+        Restarted(),
+        AllSlotsReset(),
+        ReminderScheduled("EXTERNAL_x", datetime.now(), name="r"),
+        ReminderCancelled(name="r"),
+        ActionExecutionRejected("validate_order_form"),
+        LoopInterrupted(True),
+        ConversationPaused(),
+        ConversationResumed(),
+        UserUtteranceReverted(),
+        ActionReverted(),
+        EntitiesAdded([{"entity": "order_id", "value": "DD1", "start": 0, "end": 3}]),
+        AgentUttered("hi"),
+    ]
+    samples = [e.as_dict() for e in events]
+    broken = []
+    for sample in samples:
+        for key in sample:
+            if key != "event":
+                broken.append({k: v for k, v in sample.items() if k != key})  # one key gone
+                broken.append({**sample, key: {"not": "expected"}})  # a wrong type
+    return samples + broken + [{"event": "no_such"}, {"event": 7}, {}, "text", None]
+
+
+def test_eventwise_check_agrees_with_the_full_schema(original) -> None:
+    fast, full = rasa_patches._eventwise_check(), rasa_patches._response_validator()
+    assert fast is not None  # Rasa 3.6's schema has the shape the check relies on
+    verdicts = []
+    for event in _event_samples():
+        response = {"events": [{"event": "slot", "name": "x", "value": 1}, event]}
+        verdicts.append(full.is_valid(response))
+        assert fast.is_valid(response) == verdicts[-1], event
+    assert True in verdicts and False in verdicts
+    for response in [VALID, *INVALID, {}, {"events": []}, {"responses": []}]:
+        assert fast.is_valid(response) == full.is_valid(response), response
