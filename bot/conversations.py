@@ -271,13 +271,7 @@ class ConversationService:
             if answer is not None:
                 return Answer(answer)
         if conversation.state == "resolved":
-            if await self.stores.handoffs.reopen(conversation.id):
-                await self.bus.publish(
-                    Event(events.CONVERSATION_REOPENED, conversation.id, {"state": "bot"})
-                )
-            refreshed = await self.stores.conversations.get(conversation.id)
-            assert refreshed is not None
-            conversation = refreshed
+            conversation = await self._reopen(conversation)
         if conversation.state == "agent":
             return Answer()  # the agent sees it live in the inbox; the bot stays silent
         if inbound.text.strip() == CANCEL_HANDOFF_PAYLOAD:
@@ -288,6 +282,18 @@ class ConversationService:
                 text = say("ticket_received", conversation.language, ticket=f"T{ticket_id}")
                 return Answer([NewMessage(author="system", text=text)])
         return await self._ask_bot(conversation, message, inbound)
+
+    async def _reopen(self, conversation: ConversationRecord) -> ConversationRecord:
+        """Hand a resolved conversation back to the bot (a new contact starts)."""
+        reopened = await self.stores.handoffs.reopen(conversation.id)
+        if reopened is None:  # it moved on meanwhile: route it as it is now
+            current = await self.stores.conversations.get(conversation.id)
+            assert current is not None
+            return current
+        await self.bus.publish(
+            Event(events.CONVERSATION_REOPENED, conversation.id, {"state": "bot"})
+        )
+        return reopened
 
     async def _ask_bot(
         self,

@@ -168,17 +168,18 @@ class ContactStore:
         except IntegrityError:  # created at the same moment by another path
             return await self._db.run(work)
 
-    async def current(self, conversation_id: str) -> ContactRecord | None:
-        """Return the contact of the conversation's current ``contact_seq`` (no create)."""
+    async def current(self, conversation: ConversationRecord) -> ContactRecord | None:
+        """Return the contact of the conversation's current ``contact_seq`` (no create).
+
+        Args:
+            conversation: The conversation as the caller read it (its ``contact_seq``).
+        """
 
         def work(session: Session) -> ContactRecord | None:
-            conv = session.get(Conversation, conversation_id)
-            if conv is None:
-                return None
             row = session.execute(
                 select(Contact).where(
-                    Contact.conversation_id == conversation_id,
-                    Contact.seq == conv.contact_seq,
+                    Contact.conversation_id == conversation.id,
+                    Contact.seq == conversation.contact_seq,
                 )
             ).scalar_one_or_none()
             return ContactRecord.of(row) if row else None
