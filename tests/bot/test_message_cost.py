@@ -34,6 +34,8 @@ FIRST_MESSAGE_TRANSACTIONS = 3
 LATER_MESSAGE_TRANSACTIONS = 2
 FIRST_MESSAGE_STATEMENTS = 11
 LATER_MESSAGE_STATEMENTS = 10
+# A repeat (same client_message_id): find it with its conversation, then read its replies.
+REPEATED_MESSAGE_TRANSACTIONS = 2
 
 _CONVERSATION_BY_ID = re.compile(
     r"FROM conversations\s+WHERE conversations\.id = ", re.IGNORECASE | re.DOTALL
@@ -153,3 +155,15 @@ async def test_a_message_the_bot_answers_costs_few_transactions(gateway: Gateway
     assert len(later_cost.statements) <= LATER_MESSAGE_STATEMENTS, later_cost.statements
     assert first_cost.conversation_reads <= 1, first_cost.statements
     assert later_cost.conversation_reads <= 1, later_cost.statements
+
+
+async def test_a_repeated_message_is_answered_from_the_store(gateway: Gateway) -> None:
+    meter = Meter(gateway.stores.db.engine)
+    original, _ = await meter.measure(gateway, message("我有多少积分", "r1"))
+
+    repeat, repeat_cost = await meter.measure(gateway, message("我有多少积分", "r1"))
+    print(f"\nrepeated message: {repeat_cost}")
+
+    assert repeat.duplicate and repeat.message.id == original.message.id
+    assert [r.id for r in repeat.replies] == [r.id for r in original.replies]
+    assert repeat_cost.transactions <= REPEATED_MESSAGE_TRANSACTIONS, repeat_cost
