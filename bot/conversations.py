@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
+
+from sqlalchemy.orm import Session
 
 from bot import events
 from bot.channels.base import InboundMessage
@@ -16,7 +18,7 @@ from bot.handoff import BOT_UNAVAILABLE, HandoffService, QueueStatus
 from bot.language import pick_language
 from bot.rasa_client import HandoffSignal, RasaClient, RasaUnavailable, TrackerSummary
 from bot.store import Stores
-from bot.store.conversations import NewMessage
+from bot.store.conversations import Answered, NewMessage, Received, new_conversation_id
 from bot.store.records import ConversationRecord, MessageRecord
 from bot.texts import CANCEL_HANDOFF_PAYLOAD, say
 from bot.transcript import KeyedLocks, Transcript
@@ -24,6 +26,17 @@ from bot.transcript import KeyedLocks, Transcript
 logger = logging.getLogger(__name__)
 
 TypingHook = Callable[[str, bool], Awaitable[None]]
+
+
+class TurnNote(Protocol):
+    """The bookkeeping of one bot turn (the contact's turn count and intent)."""
+
+    def record(self, session: Session) -> None:
+        """Runs inside the transaction that stores the bot's replies (may run twice if
+        that transaction is retried)."""
+
+    async def announce(self) -> None:
+        """Runs once that transaction committed."""
 
 
 class MessageHooks(Protocol):
@@ -34,14 +47,52 @@ class MessageHooks(Protocol):
     ) -> list[NewMessage] | None:
         """Take the message first (a survey answer): replies, or None to route it."""
 
-    async def after_bot_turn(
+    async def bot_turn(
         self,
         conversation: ConversationRecord,
         message: MessageRecord,
         understood: TrackerSummary | None = None,
-    ) -> None:
-        """Called once the bot's replies to the message were posted (``understood``:
-        the turn's intent and form when Rasa sent them with the replies)."""
+    ) -> TurnNote:
+        """Called once Rasa answered the message, before its replies are stored
+        (``understood``: the turn's intent and form when Rasa sent them with the replies)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What routing decided to post in answer to a customer message."""
+
+    replies: list[NewMessage] = field(default_factory=list)
+    turn: TurnNote | None = None  # set when the bot answered
+
+
+class ConversationIds:
+    """The conversation id of each recently seen ``(channel, sender)``.
+
+    It tells the message path which lock to take before the conversation is read (an id
+    never changes), so that reading the conversation and storing the message are one
+    transaction. Only a hint: the store checks it.
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        """Start empty; beyond ``limit`` entries the oldest are forgotten."""
+        self._ids: dict[tuple[str, str], str] = {}
+        self._limit = limit
+
+    def get(self, channel: str, sender: str) -> str | None:
+        """The id last seen for a sender, if any."""
+        return self._ids.get((channel, sender))
+
+    def remember(self, conversation: ConversationRecord) -> None:
+        """Note a conversation's id."""
+        key = (conversation.channel, conversation.sender)
+        if key not in self._ids and len(self._ids) >= self._limit:
+            del self._ids[next(iter(self._ids))]  # dicts keep insertion order: the oldest
+        self._ids[key] = conversation.id
+
+
+def _check_owner(conversation: ConversationRecord, customer_id: str | None) -> None:
+    if conversation.belongs_to_another(customer_id):
+        raise Conflict("This conversation belongs to another customer.")
 
 
 @dataclass(frozen=True)
@@ -88,6 +139,7 @@ class ConversationService:
     typing: TypingHook = field(default=_no_typing)
     duplicate_wait_seconds: float = 5.0
     hooks: MessageHooks | None = None
+    ids: ConversationIds = field(default_factory=ConversationIds)
 
     def check(self, inbound: InboundMessage) -> None:
         """Reject a message that must not be stored (empty or too long).
@@ -114,20 +166,10 @@ class ConversationService:
         conversation, created = await self.stores.conversations.open(
             inbound.channel, inbound.sender, inbound.customer_id, language
         )
-        if (
-            conversation.customer_id
-            and inbound.customer_id
-            and conversation.customer_id != inbound.customer_id
-        ):
-            raise Conflict("This conversation belongs to another customer.")
+        self.ids.remember(conversation)
+        _check_owner(conversation, inbound.customer_id)
         if created:
-            await self.bus.publish(
-                Event(
-                    events.CONVERSATION_STARTED,
-                    conversation.id,
-                    {"channel": conversation.channel},
-                )
-            )
+            await self._announce_start(conversation)
         return conversation
 
     async def find(self, channel: str, sender: str) -> ConversationRecord | None:
@@ -151,73 +193,114 @@ class ConversationService:
         Returns:
             The conversation's new state and the replies (a repeat of an already
             stored client message id returns the original replies).
+
+        Raises:
+            Conflict: the conversation belongs to another verified customer.
         """
         self.check(inbound)
-        conversation = await self.open(inbound)
-        async with self.locks.hold(conversation.id):
-            stored = await self.stores.conversations.add_customer_message(
+        # A sender not seen yet gets a fresh id: it is the new conversation's id if this
+        # message creates it, and nobody else can hold its lock meanwhile.
+        conversation_id = self.ids.get(inbound.channel, inbound.sender) or new_conversation_id()
+        while True:
+            async with self.locks.hold(conversation_id):
+                received = await self._receive(inbound, conversation_id)
+                if received.conversation.id == conversation_id:
+                    handled = await self._process(inbound, received)
+                    break
+            # The conversation exists under another id (first seen here): take its lock.
+            conversation_id = received.conversation.id
+        return await self._with_state(handled)
+
+    async def _receive(self, inbound: InboundMessage, conversation_id: str) -> Received:
+        """Open the conversation and store the message (the caller holds the lock)."""
+        received = await self.stores.conversations.receive(
+            conversation_id,
+            inbound.channel,
+            inbound.sender,
+            inbound.text,
+            inbound.client_message_id,
+            inbound.customer_id,
+            pick_language(inbound.text, inbound.language, None),
+        )
+        self.ids.remember(received.conversation)
+        _check_owner(received.conversation, inbound.customer_id)
+        if received.created:
+            await self._announce_start(received.conversation)
+        return received
+
+    async def _process(self, inbound: InboundMessage, received: Received) -> HandledMessage:
+        """Route a stored message and store the answer (the caller holds the lock)."""
+        conversation, message = received.conversation, received.message
+        assert message is not None
+        if received.duplicate:
+            replies = await self._replies_of(message.id)
+            return HandledMessage(conversation, message, replies, duplicate=True)
+        await self.bus.publish(
+            Event(events.MESSAGE_RECEIVED, conversation.id, {"message": message})
+        )
+        answered: Answered | None = None
+        try:
+            answer = await self._route(conversation, message, inbound)
+            answered = await self.transcript.answer(
+                message, answer.replies, answer.turn.record if answer.turn else None
+            )
+        finally:
+            if answered is None:  # failed half-way: a repeat of it must not wait for replies
+                await self.stores.conversations.mark_processed(message.id)
+        if answer.turn is not None:
+            await answer.turn.announce()
+        return HandledMessage(answered.conversation, message, answered.replies)
+
+    async def _announce_start(self, conversation: ConversationRecord) -> None:
+        await self.bus.publish(
+            Event(
+                events.CONVERSATION_STARTED,
                 conversation.id,
-                inbound.text,
-                inbound.client_message_id,
-                inbound.customer_id,
+                {"channel": conversation.channel, "conversation": conversation},
             )
-            if stored.duplicate:
-                replies = await self._replies_of(stored.message.id)
-                return await self._outcome(conversation.id, stored.message, replies, True)
-            await self.bus.publish(
-                Event(
-                    events.MESSAGE_RECEIVED,
-                    conversation.id,
-                    {"message": stored.message},
-                )
-            )
-            current = stored.conversation or await self.stores.conversations.get(conversation.id)
-            assert current is not None
-            replies: list[MessageRecord] = []
-            try:
-                replies = await self._route(current, stored.message, inbound)
-            finally:
-                if not replies:  # stored replies already marked their question processed
-                    await self.stores.conversations.mark_processed(stored.message.id)
-        return await self._outcome(conversation.id, stored.message, replies, False)
+        )
 
     async def _route(
         self,
         conversation: ConversationRecord,
         message: MessageRecord,
         inbound: InboundMessage,
-    ) -> list[MessageRecord]:
+    ) -> Answer:
         if self.hooks is not None:
             answer = await self.hooks.before_route(conversation, message)
             if answer is not None:
-                return await self._post(conversation, message, answer)
+                return Answer(answer)
         if conversation.state == "resolved":
-            if await self.stores.handoffs.reopen(conversation.id):
-                await self.bus.publish(
-                    Event(events.CONVERSATION_REOPENED, conversation.id, {"state": "bot"})
-                )
-            refreshed = await self.stores.conversations.get(conversation.id)
-            assert refreshed is not None
-            conversation = refreshed
+            conversation = await self._reopen(conversation)
         if conversation.state == "agent":
-            return []  # the agent sees it live in the inbox; the bot stays silent
+            return Answer()  # the agent sees it live in the inbox; the bot stays silent
         if inbound.text.strip() == CANCEL_HANDOFF_PAYLOAD:
-            return await self._post(conversation, message, await self.handoff.cancel(conversation))
+            return Answer(await self.handoff.cancel(conversation))
         if conversation.awaiting_ticket:
             ticket_id = await self.stores.handoffs.fill_ticket(conversation.id, message.id)
             if ticket_id is not None:
                 text = say("ticket_received", conversation.language, ticket=f"T{ticket_id}")
-                return await self._post(
-                    conversation, message, [NewMessage(author="system", text=text)]
-                )
+                return Answer([NewMessage(author="system", text=text)])
         return await self._ask_bot(conversation, message, inbound)
+
+    async def _reopen(self, conversation: ConversationRecord) -> ConversationRecord:
+        """Hand a resolved conversation back to the bot (a new contact starts)."""
+        reopened = await self.stores.handoffs.reopen(conversation.id)
+        if reopened is None:  # it moved on meanwhile: route it as it is now
+            current = await self.stores.conversations.get(conversation.id)
+            assert current is not None
+            return current
+        await self.bus.publish(
+            Event(events.CONVERSATION_REOPENED, conversation.id, {"state": "bot"})
+        )
+        return reopened
 
     async def _ask_bot(
         self,
         conversation: ConversationRecord,
         message: MessageRecord,
         inbound: InboundMessage,
-    ) -> list[MessageRecord]:
+    ) -> Answer:
         metadata = {
             "customer_id": inbound.customer_id,
             "channel": inbound.channel,
@@ -232,7 +315,7 @@ class ConversationService:
             key = "bot_unavailable_queued" if conversation.state == "queued" else "bot_unavailable"
             apology = NewMessage(author="system", text=say(key, conversation.language))
             follow = await self.handoff.request(conversation, HandoffSignal(reason=BOT_UNAVAILABLE))
-            return await self._post(conversation, message, [apology, *follow])
+            return Answer([apology, *follow])
         finally:
             await self.typing(conversation.id, False)
         out = []
@@ -250,18 +333,10 @@ class ConversationService:
             )
         if turn.handoff is not None:
             out.extend(await self.handoff.request(conversation, turn.handoff))
-        posted = await self._post(conversation, message, out)
+        note = None
         if self.hooks is not None:
-            await self.hooks.after_bot_turn(conversation, message, turn.understood)
-        return posted
-
-    async def _post(
-        self,
-        conversation: ConversationRecord,
-        message: MessageRecord,
-        messages: list[NewMessage],
-    ) -> list[MessageRecord]:
-        return await self.transcript.post(conversation.id, messages, reply_to_id=message.id)
+            note = await self.hooks.bot_turn(conversation, message, turn.understood)
+        return Answer(out, note)
 
     async def _replies_of(self, message_id: int) -> list[MessageRecord]:
         loop = asyncio.get_running_loop()
@@ -272,27 +347,12 @@ class ConversationService:
                 return replies
             await asyncio.sleep(0.2)
 
-    async def _outcome(
-        self,
-        conversation_id: str,
-        message: MessageRecord,
-        replies: list[MessageRecord],
-        duplicate: bool,
-    ) -> HandledMessage:
-        conversation = await self.stores.conversations.get(conversation_id)
-        assert conversation is not None
-        queue = (
-            await self.handoff.status(conversation_id) if conversation.state == "queued" else None
-        )
-        agent_name = None
+    async def _with_state(self, handled: HandledMessage) -> HandledMessage:
+        """Add the queue position or the agent's name the conversation's state calls for."""
+        conversation = handled.conversation
+        if conversation.state == "queued":
+            return replace(handled, queue=await self.handoff.status(conversation.id))
         if conversation.state == "agent" and conversation.assigned_agent_id:
             agent = await self.stores.agents.get(conversation.assigned_agent_id)
-            agent_name = agent.display_name if agent else None
-        return HandledMessage(
-            conversation=conversation,
-            message=message,
-            replies=replies,
-            duplicate=duplicate,
-            queue=queue,
-            agent_name=agent_name,
-        )
+            return replace(handled, agent_name=agent.display_name if agent else None)
+        return handled

@@ -125,6 +125,11 @@ class EventBus:
                 pass
         self._worker = None
 
+    async def join(self) -> None:
+        """Wait until every queued listener published so far has run."""
+        if self._queue is not None:
+            await self._queue.join()
+
     async def publish(self, event: Event) -> None:
         """Deliver an event: inline listeners now, the others through the queue."""
         for listener in self._inline.get(event.name, []):

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from bot import events
 from bot.events import Event, EventBus
-from bot.store.conversations import ConversationStore, NewMessage
+from bot.store.conversations import Answered, ConversationStore, NewMessage, SessionWork
 from bot.store.records import MessageRecord
 
 
@@ -45,6 +45,28 @@ class Transcript:
         for record in records:
             await self.announce(record)
         return records
+
+    async def answer(
+        self,
+        message: MessageRecord,
+        replies: Sequence[NewMessage],
+        also: SessionWork | None = None,
+    ) -> Answered:
+        """Store the answer to a customer message (one transaction), then publish
+        ``message.sent`` for each reply.
+
+        Args:
+            message: The customer message answered (marked processed with it).
+            replies: What to post, in order (possibly nothing).
+            also: More work for the same transaction (the turn's contact bookkeeping).
+
+        Returns:
+            The conversation as it is after the answer, and the stored replies.
+        """
+        answered = await self._store.answer(message.id, message.conversation_id, replies, also)
+        for record in answered.replies:
+            await self.announce(record)
+        return answered
 
     async def announce(self, record: MessageRecord) -> None:
         """Publish ``message.sent`` for an already stored message."""

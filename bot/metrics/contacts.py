@@ -21,7 +21,7 @@ from bot.metrics.settings import MetricsSettings
 from bot.metrics.store import Closing, ContactStore
 from bot.metrics.topics import CLOSING_INTENTS, FALLBACK_INTENT, is_need
 from bot.store.models import utcnow
-from bot.store.records import MessageRecord
+from bot.store.records import ConversationRecord, MessageRecord
 
 logger = logging.getLogger(__name__)
 
@@ -99,12 +99,16 @@ class ContactService:
         return closed
 
     async def _opened(self, event: Event) -> None:
-        await self._contacts.open(event.conversation_id, event.at)
+        # A started conversation comes with its record (its contact_seq, channel, ...).
+        known: ConversationRecord | None = event.data.get("conversation")
+        await self._contacts.open(event.conversation_id, event.at, known)
 
     async def _bot_turn(self, event: Event) -> None:
+        # The turn was counted with the bot's replies (bot/metrics/hooks.py); what is left
+        # is whether it ended the contact.
         intent = event.data.get("intent")
         in_form = bool(event.data.get("active_loop"))
-        contact = await self._contacts.note_turn(event.conversation_id, intent, in_form, event.at)
+        contact: ContactRecord | None = event.data.get("contact")
         if contact is None or intent not in CLOSING_INTENTS or in_form:
             return
         if not is_need(contact.topic):

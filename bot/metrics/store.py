@@ -21,6 +21,7 @@ from bot.metrics.records import ContactRecord
 from bot.metrics.topics import FALLBACK_INTENT, topic_of
 from bot.store.db import Database
 from bot.store.models import Agent, Conversation, Handoff, Message
+from bot.store.records import ConversationRecord
 
 MAX_INTENTS_CHARS = 2000
 MAX_COMMENT_CHARS = 500
@@ -61,16 +62,25 @@ def day_bounds(first: date, last: date, utc_offset: timedelta) -> tuple[datetime
     return start, end + timedelta(days=1)
 
 
-def customer_key(conversation: Conversation) -> str:
+def customer_key(conversation: Conversation | ConversationRecord) -> str:
     """Who a contact is from: the verified customer, else the channel's thread."""
     if conversation.customer_id:
         return str(conversation.customer_id)
     return f"{conversation.channel}:{conversation.sender}"
 
 
-def _current_row(session: Session, conversation_id: str, create_at: datetime) -> Contact | None:
-    """The contact of the conversation's current ``contact_seq``, created if missing."""
-    conv = session.get(Conversation, conversation_id)
+def _current_row(
+    session: Session,
+    conversation_id: str,
+    create_at: datetime,
+    known: ConversationRecord | None = None,
+) -> Contact | None:
+    """The contact of the conversation's current ``contact_seq``, created if missing.
+
+    ``known``: the conversation as the caller has it (a conversation just created),
+    which spares reading it again.
+    """
+    conv = known or session.get(Conversation, conversation_id)
     if conv is None:
         return None
     row = session.execute(
@@ -101,6 +111,32 @@ def _open_row(session: Session, conversation_id: str, at: datetime) -> Contact |
     return row if row is not None and row.state == models.OPEN else None
 
 
+def note_turn(
+    session: Session, conversation_id: str, intent: str | None, in_form: bool, at: datetime
+) -> ContactRecord | None:
+    """Count a bot turn and remember its intent (inside the transaction that stores the
+    bot's replies, see ``bot.metrics.hooks``).
+
+    Returns:
+        The open contact after the update, or None if the conversation has none open
+        (it was resolved meanwhile).
+    """
+    row = _open_row(session, conversation_id, at)
+    if row is None:
+        return None
+    row.bot_turns = (row.bot_turns or 0) + 1
+    row.in_form = in_form
+    if intent:
+        joined = f"{row.intents} {intent}".strip()
+        if len(joined) <= MAX_INTENTS_CHARS:
+            row.intents = joined
+        if intent == FALLBACK_INTENT:
+            row.fallbacks = (row.fallbacks or 0) + 1
+        row.topic = topic_of(row.intents.split())
+    session.flush()
+    return ContactRecord.of(row)
+
+
 class ContactStore:
     """Contacts of conversations: opened, annotated, closed, rated."""
 
@@ -112,11 +148,19 @@ class ContactStore:
         """
         self._db = db
 
-    async def open(self, conversation_id: str, at: datetime) -> ContactRecord | None:
-        """Return the contact of the conversation's current contact, creating it."""
+    async def open(
+        self, conversation_id: str, at: datetime, known: ConversationRecord | None = None
+    ) -> ContactRecord | None:
+        """Return the contact of the conversation's current contact, creating it.
+
+        Args:
+            conversation_id: The conversation.
+            at: When the contact starts (if it is created now).
+            known: The conversation as the caller has it, if it has it (no re-read).
+        """
 
         def work(session: Session) -> ContactRecord | None:
-            row = _current_row(session, conversation_id, at)
+            row = _current_row(session, conversation_id, at, known)
             return ContactRecord.of(row) if row else None
 
         try:
@@ -124,17 +168,18 @@ class ContactStore:
         except IntegrityError:  # created at the same moment by another path
             return await self._db.run(work)
 
-    async def current(self, conversation_id: str) -> ContactRecord | None:
-        """Return the contact of the conversation's current ``contact_seq`` (no create)."""
+    async def current(self, conversation: ConversationRecord) -> ContactRecord | None:
+        """Return the contact of the conversation's current ``contact_seq`` (no create).
+
+        Args:
+            conversation: The conversation as the caller read it (its ``contact_seq``).
+        """
 
         def work(session: Session) -> ContactRecord | None:
-            conv = session.get(Conversation, conversation_id)
-            if conv is None:
-                return None
             row = session.execute(
                 select(Contact).where(
-                    Contact.conversation_id == conversation_id,
-                    Contact.seq == conv.contact_seq,
+                    Contact.conversation_id == conversation.id,
+                    Contact.seq == conversation.contact_seq,
                 )
             ).scalar_one_or_none()
             return ContactRecord.of(row) if row else None
@@ -147,33 +192,6 @@ class ContactStore:
         def work(session: Session) -> ContactRecord | None:
             row = session.get(Contact, contact_id)
             return ContactRecord.of(row) if row else None
-
-        return await self._db.run(work)
-
-    async def note_turn(
-        self, conversation_id: str, intent: str | None, in_form: bool, at: datetime
-    ) -> ContactRecord | None:
-        """Count a bot turn and remember its intent.
-
-        Returns:
-            The open contact after the update, or None if the conversation has none
-            open (it was resolved meanwhile).
-        """
-
-        def work(session: Session) -> ContactRecord | None:
-            row = _open_row(session, conversation_id, at)
-            if row is None:
-                return None
-            row.bot_turns = (row.bot_turns or 0) + 1
-            row.in_form = in_form
-            if intent:
-                joined = f"{row.intents} {intent}".strip()
-                if len(joined) <= MAX_INTENTS_CHARS:
-                    row.intents = joined
-                if intent == FALLBACK_INTENT:
-                    row.fallbacks = (row.fallbacks or 0) + 1
-                row.topic = topic_of(row.intents.split())
-            return ContactRecord.of(row)
 
         return await self._db.run(work)
 

@@ -156,7 +156,7 @@ class RatingService:
             return await self._button(conversation, answer)
         if conversation.state != "resolved":
             return None
-        contact = await self._contacts.current(conversation.id)
+        contact = await self._contacts.current(conversation)
         if contact is None:
             return None
         now = self._clock()
@@ -185,7 +185,7 @@ class RatingService:
         contact = (
             await self._contacts.get(answer.contact_id)
             if answer.contact_id is not None
-            else await self._contacts.current(conversation.id)
+            else await self._contacts.current(conversation)
         )
         if contact is None or contact.conversation_id != conversation.id:
             logger.info("rating button for a contact of another conversation ignored")

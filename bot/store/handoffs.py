@@ -319,28 +319,29 @@ class HandoffStore:
 
         return await self._db.run(work)
 
-    async def reopen(self, conversation_id: str) -> bool:
+    async def reopen(self, conversation_id: str) -> ConversationRecord | None:
         """Start a new contact with the bot after a resolution.
 
         Returns:
-            True if the conversation was resolved and is now with the bot.
+            The conversation, now with the bot, or None if it was not resolved.
         """
 
-        def work(session: Session) -> bool:
-            return bool(
-                session.execute(
-                    update(Conversation)
-                    .where(
-                        Conversation.id == conversation_id,
-                        Conversation.state == "resolved",
-                    )
-                    .values(
-                        state="bot",
-                        contact_seq=Conversation.contact_seq + 1,
-                        updated_at=utcnow(),
-                    )
-                ).rowcount
-            )
+        def work(session: Session) -> ConversationRecord | None:
+            moved = session.execute(
+                update(Conversation)
+                .where(
+                    Conversation.id == conversation_id,
+                    Conversation.state == "resolved",
+                )
+                .values(
+                    state="bot",
+                    contact_seq=Conversation.contact_seq + 1,
+                    updated_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            row = session.get(Conversation, conversation_id) if moved else None
+            return ConversationRecord.of(row) if row else None
 
         return await self._db.run(work)
 

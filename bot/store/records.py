@@ -44,6 +44,10 @@ class ConversationRecord:
             last_message_at=aware(row.last_message_at),  # type: ignore[arg-type]
         )
 
+    def belongs_to_another(self, customer_id: str | None) -> bool:
+        """Whether a message verified as ``customer_id`` must not enter this conversation."""
+        return bool(self.customer_id and customer_id and self.customer_id != customer_id)
+
 
 @dataclass(frozen=True)
 class MessageRecord:

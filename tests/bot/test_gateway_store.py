@@ -16,6 +16,7 @@ from bot.inbox.passwords import hash_password
 from bot.rasa_client import HandoffSignal
 from bot.settings import ServiceHours
 from bot.store import Stores
+from bot.store.conversations import Received
 from bot.store.records import AgentRecord, ConversationRecord
 from bot.transcript import KeyedLocks, Transcript
 
@@ -75,12 +76,22 @@ async def test_open_is_idempotent_and_keeps_first_verified_customer(stores: Stor
     assert again.language == "en"
 
 
+async def receive(
+    stores: Stores, conv: ConversationRecord, text: str, client_message_id: str | None
+) -> Received:
+    """Store a customer message in an existing conversation."""
+    return await stores.conversations.receive(
+        conv.id, conv.channel, conv.sender, text, client_message_id, None, None
+    )
+
+
 async def test_customer_message_dedup(stores: Stores) -> None:
     conv = await new_conversation(stores, "s-dedup")
-    first = await stores.conversations.add_customer_message(conv.id, "你好", "cm-1", None)
-    repeat = await stores.conversations.add_customer_message(conv.id, "你好", "cm-1", None)
-    other = await stores.conversations.add_customer_message(conv.id, "你好", "cm-2", None)
+    first = await receive(stores, conv, "你好", "cm-1")
+    repeat = await receive(stores, conv, "你好", "cm-1")
+    other = await receive(stores, conv, "你好", "cm-2")
     assert not first.duplicate and repeat.duplicate and not other.duplicate
+    assert first.message is not None and repeat.message is not None
     assert repeat.message.id == first.message.id
     texts = [m.client_message_id for m in await stores.conversations.transcript(conv.id)]
     assert texts == ["cm-1", "cm-2"]
@@ -88,14 +99,10 @@ async def test_customer_message_dedup(stores: Stores) -> None:
 
 async def test_concurrent_duplicates_store_once(stores: Stores) -> None:
     conv = await new_conversation(stores, "s-race")
-    results = await asyncio.gather(
-        *[
-            stores.conversations.add_customer_message(conv.id, "在吗", "same-id", None)
-            for _ in range(8)
-        ]
-    )
+    results = await asyncio.gather(*[receive(stores, conv, "在吗", "same-id") for _ in range(8)])
     assert sum(not r.duplicate for r in results) == 1
-    assert len({r.message.id for r in results}) == 1
+    assert len({r.message.id for r in results if r.message}) == 1
+    assert all(r.message is not None for r in results)
     assert len(await stores.conversations.transcript(conv.id)) == 1
 
 
@@ -217,7 +224,8 @@ async def test_outside_service_hours_a_ticket_is_opened(stores: Stores) -> None:
     assert waiting is not None and waiting.state == "bot" and waiting.awaiting_ticket
     assert await stores.handoffs.queue() == []
 
-    message = await stores.conversations.add_customer_message(conv.id, "耳机坏了", "t1", None)
+    message = await receive(stores, conv, "耳机坏了", "t1")
+    assert message.message is not None
     ticket_id = await stores.handoffs.fill_ticket(conv.id, message.message.id)
     tickets = await stores.handoffs.tickets()
     assert [t.id for t in tickets] == [ticket_id] and tickets[0].text == "耳机坏了"

@@ -1,0 +1,169 @@
+"""Database cost of one customer message: transactions and statements per message.
+
+The gateway is built in-process on a real SQLite file (the same wiring as ``python -m
+bot``: stores, bus, metrics hooks and listeners, live pushes) in front of the scripted
+Rasa stand-in. SQLAlchemy engine events count what each message costs, including the
+queued listeners it sets off (contact bookkeeping), which run in the same process.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from bot.app import Gateway, build_gateway
+from bot.channels.base import InboundMessage
+from bot.conversations import HandledMessage
+from bot.settings import Settings
+from tests.bot.fake_rasa import FakeRasa, FakeRasaServer
+
+# The ceilings this test holds the message path to. Before they were set the path cost
+# 6 transactions / 17 statements (first message) and 5 / 14 (a later one), reading the
+# conversation row by id 5 and 4 times. A later message now costs: 1. read the
+# conversation by sender, update it, de-duplicate, insert the message; 2. re-read the
+# conversation (its state after the turn), insert the replies, mark the message
+# processed, count the turn on the contact. The first message adds its contact's creation
+# (a queued listener of ``conversation.started``).
+FIRST_MESSAGE_TRANSACTIONS = 3
+LATER_MESSAGE_TRANSACTIONS = 2
+FIRST_MESSAGE_STATEMENTS = 11
+LATER_MESSAGE_STATEMENTS = 10
+# A repeat (same client_message_id): find it with its conversation, then read its replies.
+REPEATED_MESSAGE_TRANSACTIONS = 2
+
+_CONVERSATION_BY_ID = re.compile(
+    r"FROM conversations\s+WHERE conversations\.id = ", re.IGNORECASE | re.DOTALL
+)
+
+
+@dataclass
+class Cost:
+    """What the engine was asked to do."""
+
+    transactions: int = 0
+    statements: list[str] = field(default_factory=list)
+
+    @property
+    def conversation_reads(self) -> int:
+        """SELECTs of one conversation row by its id."""
+        return sum(
+            1
+            for s in self.statements
+            if s.lstrip().upper().startswith("SELECT") and _CONVERSATION_BY_ID.search(s)
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"{self.transactions} transactions, {len(self.statements)} statements "
+            f"({self.conversation_reads} conversation reads by id)"
+        )
+
+
+class Meter:
+    """Counts the transactions and statements of an engine while it is on."""
+
+    def __init__(self, engine: Any) -> None:
+        self.cost = Cost()
+        self._on = False
+        event.listen(engine, "commit", self._commit)
+        event.listen(engine, "rollback", self._commit)
+        event.listen(engine, "before_cursor_execute", self._statement)
+
+    def _commit(self, _connection: Any) -> None:
+        if self._on:
+            self.cost.transactions += 1
+
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # SQLite's BEGIN IMMEDIATE (bot/store/db.py) is part of the transaction, not a query.
+        if self._on and not statement.lstrip().upper().startswith("BEGIN"):
+            self.cost.statements.append(statement)
+
+    async def measure(
+        self, gateway: Gateway, inbound: InboundMessage
+    ) -> tuple[HandledMessage, Cost]:
+        """Handle one message and let its queued listeners finish; return what it cost."""
+        self.cost = Cost()
+        self._on = True
+        try:
+            result = await gateway.conversations.handle(inbound)
+            await gateway.bus.join()
+        finally:
+            self._on = False
+        return result, self.cost
+
+
+@pytest.fixture(scope="module")
+def fake_rasa() -> Iterator[FakeRasa]:
+    server = FakeRasaServer()
+    state = server.start()
+    state.turn_header = True  # as the project's REST channel (deploy/turn_channel.py)
+    try:
+        yield state
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def gateway(fake_rasa: FakeRasa, tmp_path: Path) -> AsyncIterator[Gateway]:
+    settings = Settings.from_env(
+        {
+            "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.db'}",
+            "RASA_URL": fake_rasa.url,
+            "SERVICE_HOURS": "00:00-24:00",
+            "CUSTOMER_TOKEN_SECRET": "test-secret",
+            "AGENT_SESSION_SECRET": "test-secret",
+        }
+    )
+    gateway = build_gateway(settings)
+    await gateway.start()
+    try:
+        yield gateway
+    finally:
+        await gateway.stop()
+
+
+def message(text: str, client_id: str) -> InboundMessage:
+    return InboundMessage(
+        channel="web",
+        sender="cost-1",
+        text=text,
+        customer_id=None,
+        client_message_id=client_id,
+        language="zh",
+    )
+
+
+async def test_a_message_the_bot_answers_costs_few_transactions(gateway: Gateway) -> None:
+    meter = Meter(gateway.stores.db.engine)
+
+    first, first_cost = await meter.measure(gateway, message("你好", "c1"))
+    later, later_cost = await meter.measure(gateway, message("我有多少积分", "c2"))
+    print(f"\nfirst message: {first_cost}\nlater message: {later_cost}")
+
+    assert [r.text for r in first.replies] == ["您好！有什么可以帮您？"]
+    assert [r.text for r in later.replies] == ["您有 1200 积分"]
+    assert later.conversation.state == "bot" and not later.duplicate
+    assert first_cost.transactions <= FIRST_MESSAGE_TRANSACTIONS, first_cost
+    assert later_cost.transactions <= LATER_MESSAGE_TRANSACTIONS, later_cost
+    assert len(first_cost.statements) <= FIRST_MESSAGE_STATEMENTS, first_cost.statements
+    assert len(later_cost.statements) <= LATER_MESSAGE_STATEMENTS, later_cost.statements
+    assert first_cost.conversation_reads <= 1, first_cost.statements
+    assert later_cost.conversation_reads <= 1, later_cost.statements
+
+
+async def test_a_repeated_message_is_answered_from_the_store(gateway: Gateway) -> None:
+    meter = Meter(gateway.stores.db.engine)
+    original, _ = await meter.measure(gateway, message("我有多少积分", "r1"))
+
+    repeat, repeat_cost = await meter.measure(gateway, message("我有多少积分", "r1"))
+    print(f"\nrepeated message: {repeat_cost}")
+
+    assert repeat.duplicate and repeat.message.id == original.message.id
+    assert [r.id for r in repeat.replies] == [r.id for r in original.replies]
+    assert repeat_cost.transactions <= REPEATED_MESSAGE_TRANSACTIONS, repeat_cost
