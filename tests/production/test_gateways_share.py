@@ -227,3 +227,55 @@ async def test_conversation_locks_are_shared_between_instances(prod_services: Se
     finally:
         await first.close()
         await second.close()
+
+
+class RecordingSocket:
+    """A connection that keeps what it was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def send(self, message: str) -> None:
+        self.sent.append(json.loads(message))
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        return None
+
+
+async def test_pushes_made_together_cross_in_few_redis_messages_in_order(
+    prod_services: Services,
+) -> None:
+    """A burst of pushes on one instance reaches a connection on the other complete and in
+    order, batched into far fewer Redis messages than pushes."""
+    import redis.asyncio as aioredis
+
+    from bot.live import Peer
+    from bot.live_redis import RedisLiveHub
+
+    url, channel = prod_services.env["REDIS_URL"], f"test:live:{uuid.uuid4().hex}"
+    sender, receiver = RedisLiveHub(url, channel), RedisLiveHub(url, channel)
+    spy = aioredis.from_url(url).pubsub()
+    await spy.subscribe(channel)
+    await sender.start()
+    await receiver.start()
+    try:
+        await asyncio.wait_for(sender.subscribed.wait(), 10)
+        await asyncio.wait_for(receiver.subscribed.wait(), 10)
+        socket = RecordingSocket()
+        receiver.add_customer("c1", Peer(socket))
+        for n in range(200):  # one burst (below a connection's 256 pending frames)
+            sender.to_customer("c1", {"type": "message", "n": n})
+        for _ in range(100):
+            if len(socket.sent) == 200:
+                break
+            await asyncio.sleep(0.05)
+        assert [frame["n"] for frame in socket.sent] == list(range(200))
+        published, quiet = 0, 0
+        while quiet < 5:  # None also stands for the ignored subscribe confirmation
+            item = await spy.get_message(ignore_subscribe_messages=True, timeout=0.1)
+            published, quiet = (published + 1, 0) if item else (published, quiet + 1)
+        assert 1 <= published <= 10, published
+    finally:
+        await sender.close()
+        await receiver.close()
+        await spy.close()
