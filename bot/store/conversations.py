@@ -137,7 +137,14 @@ def _insert_messages(
 
 
 def _mark_processed(session: Session, message_id: int) -> None:
-    session.execute(update(Message).where(Message.id == message_id).values(processed=True))
+    # No ORM object of the customer message lives in these sessions: skip the default
+    # "evaluate" synchronisation (~8% of a gateway's CPU samples under load).
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(processed=True)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _with_names(session: Session, rows: Iterable[Message]) -> list[MessageRecord]:
