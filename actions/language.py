@@ -1,7 +1,7 @@
 """The reply language follows the language the customer writes in.
 
 Runs as the custom slot mapping of `language` after every customer message (in the Rasa
-server itself when it runs with deploy/rasa_patches.py). Detection
+server itself when it runs with deploy/rasa_patches/language_slot.py). Detection
 lives here rather than in an NLU entity so that test stories and NLU evaluation are not
 polluted by an entity every message would carry.
 """
@@ -43,8 +43,8 @@ def language_change(
 ) -> str | None:
     """The language the reply should switch to after a message, or None to keep it.
 
-    Also run inside the Rasa server (deploy/rasa_patches.py) to spare the action server a
-    round trip per message; both ways give the same answer.
+    Also run inside the Rasa server (deploy/rasa_patches/language_slot.py) to spare the
+    action server a round trip per message; both ways give the same answer.
     """
     detected = detect_language(text) or (metadata or {}).get("language")
     if detected in ("zh", "en") and detected != current:

@@ -22,6 +22,7 @@ from rasa.shared.core.events import (
     ConversationPaused,
     ConversationResumed,
     EntitiesAdded,
+    Event,
     FollowupAction,
     LoopInterrupted,
     ReminderCancelled,
@@ -33,12 +34,14 @@ from rasa.shared.core.events import (
     UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.utils.common import all_subclasses
 from rasa.utils.endpoints import EndpointConfig
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.language import ActionDetectLanguage
 from deploy import rasa_patches
+from deploy.rasa_patches import action_responses, connections, event_types
 
 VALID = {
     "events": [
@@ -62,12 +65,13 @@ def original():
     if rasa_patches.installed():
         pytest.fail("the patch was installed before the test could capture Rasa's own method")
     method, session = RemoteAction._validate_action_result, EndpointConfig.session
-    extract = ActionExtractSlots._run_custom_action
+    extract, resolve = ActionExtractSlots._run_custom_action, Event.resolve_by_type
     rasa_patches.install()
     yield method
     RemoteAction._validate_action_result = method
     EndpointConfig.session = session
     ActionExtractSlots._run_custom_action = extract
+    Event.resolve_by_type = staticmethod(resolve)
 
 
 def test_valid_response_passes_both(original) -> None:
@@ -116,6 +120,7 @@ def test_requests_reuse_one_connection_and_survive_a_restart(original) -> None:
         await asyncio.sleep(0.1)
         assert await endpoint.request(json={"n": 9}) == {"echo": 9}
         assert len(second_ports) == 1
+        await connections.close_sessions()
         await runner.cleanup()
 
     asyncio.run(scenario())
@@ -184,7 +189,7 @@ def _event_samples() -> list[dict]:
 
 
 def test_eventwise_check_agrees_with_the_full_schema(original) -> None:
-    fast, full = rasa_patches._eventwise_check(), rasa_patches._response_validator()
+    fast, full = action_responses._eventwise_check(), action_responses._response_validator()
     assert fast is not None  # Rasa 3.6's schema has the shape the check relies on
     verdicts = []
     for event in _event_samples():
@@ -194,3 +199,15 @@ def test_eventwise_check_agrees_with_the_full_schema(original) -> None:
     assert True in verdicts and False in verdicts
     for response in [VALID, *INVALID, {}, {"events": []}, {"responses": []}]:
         assert fast.is_valid(response) == full.is_valid(response), response
+
+
+def test_event_classes_by_name_are_rasas(original) -> None:
+    rasa_resolve = event_types._original_resolve_by_type
+    names = {cls.type_name for cls in all_subclasses(Event)}
+    assert len(names) > 20
+    for name in names:
+        assert Event.resolve_by_type(name) is rasa_resolve(name), name
+    assert Event.resolve_by_type("topic") is None  # Rasa's backwards compatibility
+    assert Event.resolve_by_type("no_such", default=SlotSet) is SlotSet
+    with pytest.raises(ValueError, match="Unknown event name"):
+        Event.resolve_by_type("no_such")

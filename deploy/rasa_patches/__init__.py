@@ -1,0 +1,30 @@
+"""Fixes to Rasa 3.6's hot path, installed by `deploy.rasa_main` before the server starts.
+
+Each was found with py-spy under load (docs/performance.md) and keeps Rasa's behaviour:
+
+- `action_responses`: action server responses validated without re-checking the schema
+  and event type by event type (same verdicts and errors as Rasa's).
+- `connections`: one kept-alive HTTP session per endpoint instead of a connection per call.
+- `language_slot`: the `language` slot mapping runs in the Rasa server (the same function
+  as the action server's).
+- `event_types`: event classes found by name from a table.
+
+The production tracker store (deploy/tracker_store.py) is configured, not patched in.
+"""
+
+from __future__ import annotations
+
+from deploy.rasa_patches import action_responses, connections, event_types, language_slot
+
+PATCHES = (action_responses, connections, language_slot, event_types)
+
+
+def install() -> None:
+    """Installs every patch (idempotent)."""
+    for patch in PATCHES:
+        patch.install()
+
+
+def installed() -> bool:
+    """Whether every patch is installed in this process."""
+    return all(patch.installed() for patch in PATCHES)
