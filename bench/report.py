@@ -210,7 +210,7 @@ def write_report(results: dict[str, Any]) -> str:
         "## Where the time goes (1 Rasa server; median turn, turns per second)",
         "",
         "The middle column is the same load sent straight to the Rasa server of the full "
-        "system: the real model (TED policy, forms) with its custom actions, the SQL "
+        "system: the real model (rule policy, forms) with its custom actions, the SQL "
         "tracker store and the Redis lock store, but no gateway and no nginx in front.",
         "",
         *breakdown_lines(runs),
