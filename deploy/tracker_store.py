@@ -66,6 +66,8 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         self.retry_seconds = float(retry_seconds or DEFAULT_RETRY_SECONDS)
         # sender id -> (a tracker this store read or saved, how many of its events are stored)
         self._stored: dict[str, tuple[weakref.ref[DialogueStateTracker], int]] = {}
+        # senders whose latest read found nothing: the tracker Rasa creates next is new
+        self._found_nothing: set[str] = set()
         super().__init__(domain=domain, host=host, **kwargs)
 
     def _remember(self, tracker: DialogueStateTracker) -> None:
@@ -82,9 +84,11 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
     def _additional_events(self, session: Session, tracker: DialogueStateTracker) -> Iterator:
         """The tracker's events not stored yet (Rasa counts them with a query)."""
         entry = self._stored.get(tracker.sender_id)
-        if entry is None or entry[0]() is not tracker:
-            return super()._additional_events(session, tracker)
-        return itertools.islice(tracker.events, entry[1], len(tracker.events))
+        if entry is not None and entry[0]() is tracker:
+            return itertools.islice(tracker.events, entry[1], len(tracker.events))
+        if tracker.sender_id in self._found_nothing:
+            return iter(tracker.events)
+        return super()._additional_events(session, tracker)
 
     async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         deadline = time.monotonic() + self.retry_seconds
@@ -157,6 +161,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Stores the tracker's new events, retrying while the database is unreachable."""
         await self._retrying("save", lambda: self._save_once(tracker))
+        self._found_nothing.discard(tracker.sender_id)
         self._remember(tracker)
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
@@ -164,7 +169,12 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         tracker = await self._retrying(
             "read", lambda: SQLTrackerStore.retrieve(self, sender_id)
         )
-        if tracker is not None:
+        if tracker is None:
+            if len(self._found_nothing) > 10_000:  # reads of ids never saved: stay bounded
+                self._found_nothing.clear()
+            self._found_nothing.add(sender_id)
+        else:
+            self._found_nothing.discard(sender_id)
             self._remember(tracker)
         return tracker
 
