@@ -8,15 +8,22 @@ Each was found with py-spy under load (docs/performance.md) and keeps Rasa's beh
 - `language_slot`: the `language` slot mapping runs in the Rasa server (the same function
   as the action server's).
 - `event_types`: event classes found by name from a table.
+- `rule_keys`: the rule policy's rule keys parsed once instead of on every prediction.
 
 The production tracker store (deploy/tracker_store.py) is configured, not patched in.
 """
 
 from __future__ import annotations
 
-from deploy.rasa_patches import action_responses, connections, event_types, language_slot
+from deploy.rasa_patches import (
+    action_responses,
+    connections,
+    event_types,
+    language_slot,
+    rule_keys,
+)
 
-PATCHES = (action_responses, connections, language_slot, event_types)
+PATCHES = (action_responses, connections, language_slot, event_types, rule_keys)
 
 
 def install() -> None:

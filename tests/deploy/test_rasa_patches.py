@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 from jsonschema import ValidationError
 from rasa.core.actions.action import ActionExtractSlots, RemoteAction
+from rasa.core.policies.rule_policy import RulePolicy
 from rasa.shared.core.events import (
     ActionExecuted,
     ActionExecutionRejected,
@@ -41,7 +42,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.language import ActionDetectLanguage
 from deploy import rasa_patches
-from deploy.rasa_patches import action_responses, connections, event_types
+from deploy.rasa_patches import action_responses, connections, event_types, rule_keys
 
 VALID = {
     "events": [
@@ -66,12 +67,14 @@ def original():
         pytest.fail("the patch was installed before the test could capture Rasa's own method")
     method, session = RemoteAction._validate_action_result, EndpointConfig.session
     extract, resolve = ActionExtractSlots._run_custom_action, Event.resolve_by_type
+    rule_key = RulePolicy._rule_key_to_state
     rasa_patches.install()
     yield method
     RemoteAction._validate_action_result = method
     EndpointConfig.session = session
     ActionExtractSlots._run_custom_action = extract
     Event.resolve_by_type = staticmethod(resolve)
+    RulePolicy._rule_key_to_state = staticmethod(rule_key)
 
 
 def test_valid_response_passes_both(original) -> None:
@@ -211,3 +214,10 @@ def test_event_classes_by_name_are_rasas(original) -> None:
     assert Event.resolve_by_type("no_such", default=SlotSet) is SlotSet
     with pytest.raises(ValueError, match="Unknown event name"):
         Event.resolve_by_type("no_such")
+
+
+def test_rule_keys_parse_as_rasa_parses_them(original) -> None:
+    key = '[{"prev_action": {"action_name": "action_listen"}, "user": {"intent": "greet"}}]'
+    parsed = RulePolicy._rule_key_to_state(key)
+    assert parsed == rule_keys._original_rule_key_to_state(key)
+    assert RulePolicy._rule_key_to_state(key) is parsed  # parsed once
