@@ -8,7 +8,8 @@ Each was found with py-spy under load (docs/performance.md) and keeps Rasa's beh
 - `language_slot`: the `language` slot mapping runs in the Rasa server (the same function
   as the action server's).
 - `event_types`: event classes found by name from a table.
-- `rule_keys`: the rule policy's rule keys parsed once instead of on every prediction.
+- `rule_lookup`: the rule policy's rule keys parsed once, and its search for fitting
+  rules stopped past the longest rule.
 
 The production tracker store (deploy/tracker_store.py) is configured, not patched in.
 """
@@ -20,10 +21,10 @@ from deploy.rasa_patches import (
     connections,
     event_types,
     language_slot,
-    rule_keys,
+    rule_lookup,
 )
 
-PATCHES = (action_responses, connections, language_slot, event_types, rule_keys)
+PATCHES = (action_responses, connections, language_slot, event_types, rule_lookup)
 
 
 def install() -> None:

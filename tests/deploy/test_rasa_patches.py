@@ -5,6 +5,8 @@ language slot mapping run in process with the same result as on the action serve
 from __future__ import annotations
 
 import asyncio
+import json
+import random
 from datetime import datetime
 
 import pytest
@@ -42,7 +44,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.language import ActionDetectLanguage
 from deploy import rasa_patches
-from deploy.rasa_patches import action_responses, connections, event_types, rule_keys
+from deploy.rasa_patches import action_responses, connections, event_types, rule_lookup
 
 VALID = {
     "events": [
@@ -219,5 +221,33 @@ def test_event_classes_by_name_are_rasas(original) -> None:
 def test_rule_keys_parse_as_rasa_parses_them(original) -> None:
     key = '[{"prev_action": {"action_name": "action_listen"}, "user": {"intent": "greet"}}]'
     parsed = RulePolicy._rule_key_to_state(key)
-    assert parsed == rule_keys._original_rule_key_to_state(key)
+    assert parsed == rule_lookup._original_rule_key_to_state(key)
     assert RulePolicy._rule_key_to_state(key) is parsed  # parsed once
+
+
+def _random_state(rng: random.Random, rule: bool) -> dict:
+    """A dialogue state (or a rule's state, which may omit parts or say "not set")."""
+    state: dict = {}
+    if rng.random() < 0.9:
+        state["prev_action"] = {"action_name": rng.choice(["action_listen", "utter_a", "f"])}
+    if rng.random() < 0.6:
+        state["user"] = {"intent": rng.choice(["greet", "ask", "deny"])}
+    if rng.random() < 0.4:
+        state["active_loop"] = {"name": rng.choice(["f", "should_not_be_set"] if rule else ["f"])}
+    if rng.random() < 0.4:
+        state["slots"] = {"s": rng.choice([(1.0,), (0.0,), "should_not_be_set"])}
+    return state
+
+
+def test_rule_search_finds_the_same_rules_as_rasa(original) -> None:
+    rng = random.Random(7)
+    policy = RulePolicy.__new__(RulePolicy)  # the lookup needs no trained state
+    for _ in range(400):
+        lookup = {
+            json.dumps([_random_state(rng, True) for _ in range(rng.randint(1, 5))]): "a"
+            for _ in range(rng.randint(1, 30))
+        }
+        history = [_random_state(rng, False) for _ in range(rng.randint(1, 25))]
+        ours = rule_lookup._get_possible_keys(policy, lookup, history)
+        theirs = rule_lookup._original_get_possible_keys(policy, lookup, history)
+        assert ours == theirs
