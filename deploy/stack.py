@@ -240,9 +240,10 @@ def start_profile(
     for folder in (run_dir, log_dir):
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-    gateway_port = _free_block(gateway_replicas + 1)
-    rasa_port = _free_block(rasa_replicas + 1)
-    actions_port = _free_block(actions_replicas)
+    taken: set[int] = set()
+    gateway_port = _free_block(gateway_replicas + 1, taken)
+    rasa_port = _free_block(rasa_replicas + 1, taken)
+    actions_port = _free_block(actions_replicas, taken)
     token = "prod-test-rasa-token"
     env = {
         **os.environ,
@@ -303,14 +304,17 @@ def start_profile(
     return profile
 
 
-def _free_block(size: int) -> int:
-    """The first of `size` consecutive free ports."""
+def _free_block(size: int, taken: set[int]) -> int:
+    """The first of `size` consecutive free ports, none of them in `taken` (which gets
+    them): the blocks of one profile are chosen before anything binds them, so a free
+    port is not enough (a later block could land on an earlier one's unbound port)."""
     for _ in range(200):
         start = free_port()
         if start + size >= 65535:
             continue
         ports = range(start, start + size)
-        if all(_port_free(port) for port in ports):
+        if taken.isdisjoint(ports) and all(_port_free(port) for port in ports):
+            taken.update(ports)
             return start
     raise RuntimeError("no block of free ports")
 
