@@ -19,38 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from bench.run import PG_STATS, TOKEN_SECRET, WORK, pidfile, with_children
+from bench.proc import snapshot, thread_cpu_ms
+from bench.run import PG_STATS, TOKEN_SECRET, WORK, cpu_groups
 from deploy.stack import ROOT, start_profile, start_services
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_ms(pid: int) -> float:
-    """User + system CPU of a process so far, in milliseconds (0 if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) * 1000.0 / TICKS
-
-
-def thread_cpu_ms(pid: int) -> dict[str, float]:
-    """CPU so far of the main thread and of the others (by thread name) of a process."""
-    result: dict[str, float] = {}
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            comm = (task / "comm").read_text().strip()
-            name = "main" if task.name == str(pid) else f"other {comm}"
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        result[name] = result.get(name, 0.0) + (int(fields[11]) + int(fields[12])) * 1000 / TICKS
-    return result
-
-
-def snapshot(groups: dict[str, list[int]]) -> dict[str, float]:
-    """CPU so far of each group (sum over its processes)."""
-    return {name: sum(cpu_ms(pid) for pid in pids) for name, pids in groups.items()}
 
 
 def main() -> None:
@@ -98,13 +69,7 @@ def main() -> None:
             load = subprocess.Popen(command, cwd=ROOT,
                                     env={**os.environ, "PYTHONPATH": str(ROOT)})
             time.sleep(args.warmup)
-            groups = {name: [pid] for name, pid in profile.pids().items() if name != "nginx"}
-            groups["nginx"] = with_children(profile.pids().get("nginx"))
-            groups["postgres"] = with_children(
-                pidfile(services.directory / "pg" / "postmaster.pid"))
-            groups["redis"] = [pid for pid in
-                               [pidfile(services.directory / "redis" / "redis.pid")] if pid]
-            groups["load generator"] = [load.pid]
+            groups = {**cpu_groups(profile, services), "load generator": [load.pid]}
             spies = [
                 subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record",
                                   "--pid", str(profile.pid(name)), "--duration",

@@ -111,6 +111,30 @@ def breakdown_lines(runs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def cpu_table(runs: list[dict[str, Any]], level: int = TARGET_LEVEL) -> list[str]:
+    """CPU per answered turn of each process at one level, one column per configuration."""
+    measured = [
+        (run, _by_level(run)[level]["cpu_ms_per_turn"])
+        for run in runs
+        if "cpu_ms_per_turn" in _by_level(run).get(level, {})
+    ]
+    if not measured:
+        return ["(not measured in this run)"]
+    names: list[str] = []
+    for _, cpu in measured:
+        names += [name for name in cpu if name not in names]
+    lines = [
+        "| process | " + " | ".join(_label(run) for run, _ in measured) + " |",
+        "|---|" + "---:|" * len(measured),
+    ]
+    for name in names:
+        cells = [f"{cpu[name]:.1f} ms" if name in cpu else "–" for _, cpu in measured]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    totals = [f"**{sum(cpu.values()):.1f} ms**" for _, cpu in measured]
+    lines.append("| **total** | " + " | ".join(totals) + " |")
+    return lines
+
+
 def memory_table(runs: list[dict[str, Any]]) -> list[str]:
     """Peak memory of each process, one column per configuration."""
     names: list[str] = []
@@ -214,6 +238,16 @@ def write_report(results: dict[str, Any]) -> str:
         "tracker store and the Redis lock store, but no gateway and no nginx in front.",
         "",
         *breakdown_lines(runs),
+        "",
+        f"## CPU per answered turn, by process (K={TARGET_LEVEL})",
+        "",
+        "User + system CPU of each process (`/proc/<pid>/stat`) over the measured window, "
+        "divided by the turns answered in it; PostgreSQL and nginx with their child "
+        "processes. The baseline's is one process on one core; the full system's share the "
+        "machine's cores. Analysis: `docs/performance.md`; a finer split (by thread, with "
+        "py-spy samples): `python -m bench.cpu_split`.",
+        "",
+        *cpu_table(runs),
         "",
         "## Peak memory per process",
         "",

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from bench.baseline import build_baseline_model
+from bench.proc import snapshot
 from bench.scenarios import dump, plan, sample_customers
 from deploy.stack import (
     ROOT,
@@ -139,9 +140,15 @@ def profile_groups(profile: Profile, services: Services) -> dict[str, list[int]]
 
 
 def run_load(
-    target: str, url: str, scenarios: Path, level: int, args: argparse.Namespace, tag: str
+    target: str, url: str, scenarios: Path, level: int, args: argparse.Namespace, tag: str,
+    groups: Callable[[], dict[str, list[int]]] | None = None,
 ) -> dict[str, Any]:
-    """Runs the load generator process once and returns its summary."""
+    """Runs the load generator process once and returns its summary.
+
+    With `groups`, also the CPU each group of processes spent per answered turn during the
+    measured window (`cpu_ms_per_turn`; the window starts after the warm-up and ends when
+    the generator has finished its last turn).
+    """
     out = WORK / f"load-{tag}-{level}.json"
     command = [
         sys.executable, "-m", "bench.loadgen", "--target", target, "--url", url,
@@ -151,8 +158,18 @@ def run_load(
     ]
     if target == "gateway":
         command += ["--token-secret", TOKEN_SECRET]
-    subprocess.run(command, cwd=ROOT, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    load = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    measured = groups() if groups else {}
+    time.sleep(args.warmup)
+    before = snapshot(measured)
+    if load.wait() != 0:
+        raise subprocess.CalledProcessError(load.returncode, command)
+    after = snapshot(measured)
     result: dict[str, Any] = json.loads(out.read_text())
+    if result["turns"]:
+        result["cpu_ms_per_turn"] = {
+            name: (after[name] - before[name]) / result["turns"] for name in measured
+        }
     log(
         f"{tag} K={level}: p50 {result['p50_ms']:.0f} ms, p95 {result['p95_ms']:.0f} ms, "
         f"{result['throughput_tps']:.1f} turns/s, {result['errors']} errors"
@@ -179,7 +196,8 @@ def bench_baseline(model: Path, scenarios: Path, args: argparse.Namespace) -> di
         results = []
         with MemorySampler(lambda: {"rasa (bare)": [process.pid]}) as memory:
             for level in args.levels:
-                results.append(run_load("rasa", url, scenarios, level, args, "baseline"))
+                results.append(run_load("rasa", url, scenarios, level, args, "baseline",
+                                        lambda: {"rasa (bare)": [process.pid]}))
         return {"name": "baseline", "levels": results, "memory_kb": memory.peaks}
     finally:
         process.terminate()
@@ -205,7 +223,7 @@ def bench_profile(
         with MemorySampler(lambda: profile_groups(profile, services)) as memory:
             for level in args.levels:
                 results.append(run_load("gateway", profile.gateway_url, scenarios, level,
-                                        args, tag))
+                                        args, tag, lambda: cpu_groups(profile, services)))
         # Where the time goes: the same load at the Rasa servers directly (the real model,
         # actions, SQL tracker store and Redis lock store, but no gateway).
         direct = []
@@ -217,6 +235,16 @@ def bench_profile(
                 "memory_kb": memory.peaks}
     finally:
         profile.stop()
+
+
+def cpu_groups(profile: Profile, services: Services) -> dict[str, list[int]]:
+    """The profile's processes for CPU accounting (nginx and PostgreSQL with children)."""
+    groups = {name: [pid] for name, pid in profile.pids().items() if name != "nginx"}
+    groups["nginx"] = with_children(profile.pids().get("nginx"))
+    groups["postgres"] = with_children(pidfile(services.directory / "pg" / "postmaster.pid"))
+    redis_pid = pidfile(services.directory / "redis" / "redis.pid")
+    groups["redis"] = [redis_pid] if redis_pid else []
+    return groups
 
 
 def admin_psql(services: Services, database: str, sql: str) -> str:
