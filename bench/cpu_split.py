@@ -69,7 +69,9 @@ def main() -> None:
             load = subprocess.Popen(command, cwd=ROOT,
                                     env={**os.environ, "PYTHONPATH": str(ROOT)})
             time.sleep(args.warmup)
-            groups = {**cpu_groups(profile, services), "load generator": [load.pid]}
+            def groups() -> dict[str, list[int]]:  # afresh: PostgreSQL backends come and go
+                return {**cpu_groups(profile, services), "load generator": [load.pid]}
+
             spies = [
                 subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record",
                                   "--pid", str(profile.pid(name)), "--duration",
@@ -79,9 +81,9 @@ def main() -> None:
                 for name in args.py_spy
             ]
             threads_before = {name: thread_cpu_ms(profile.pid(name)) for name in args.threads}
-            before, started = snapshot(groups), time.monotonic()
+            before, started = snapshot(groups()), time.monotonic()
             time.sleep(args.duration)
-            after, elapsed = snapshot(groups), time.monotonic() - started
+            after, elapsed = snapshot(groups()), time.monotonic() - started
             threads_after = {name: thread_cpu_ms(profile.pid(name)) for name in args.threads}
             load.wait()
             for spy in spies:
@@ -96,8 +98,8 @@ def main() -> None:
     print(f"{summary['throughput_tps']:.1f} turns/s, p50 {summary['p50_ms']:.0f} ms, "
           f"p95 {summary['p95_ms']:.0f} ms, errors {summary['errors']}")
     total = 0.0
-    for name in sorted(groups):
-        used = after[name] - before[name]
+    for name in sorted(after):
+        used = after[name] - before.get(name, 0.0)
         total += used
         print(f"{name:16} {used / turns:6.1f} ms/turn  {used / elapsed / 10:5.1f}% of a core")
     print(f"{'total':16} {total / turns:6.1f} ms/turn  {total / elapsed / 10:5.1f}% of a core")

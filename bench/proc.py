@@ -8,15 +8,19 @@ from pathlib import Path
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _stat_cpu_ms(stat: str) -> float:
+def _stat_cpu_ms(stat: str, reaped_children: bool = False) -> float:
     fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000.0 / TICKS  # utime + stime
+    used = int(fields[11]) + int(fields[12])  # utime + stime
+    if reaped_children:
+        used += int(fields[13]) + int(fields[14])  # cutime + cstime
+    return used * 1000.0 / TICKS
 
 
-def cpu_ms(pid: int) -> float:
-    """User + system CPU of a process so far, in milliseconds (0 if it is gone)."""
+def cpu_ms(pid: int, reaped_children: bool = False) -> float:
+    """User + system CPU of a process so far, in milliseconds (0 if it is gone); with
+    `reaped_children`, plus that of its children that have exited."""
     try:
-        return _stat_cpu_ms(Path(f"/proc/{pid}/stat").read_text())
+        return _stat_cpu_ms(Path(f"/proc/{pid}/stat").read_text(), reaped_children)
     except OSError:
         return 0.0
 
@@ -36,5 +40,10 @@ def thread_cpu_ms(pid: int) -> dict[str, float]:
 
 
 def snapshot(groups: dict[str, list[int]]) -> dict[str, float]:
-    """CPU so far of each group of processes (sum over its processes)."""
-    return {name: sum(cpu_ms(pid) for pid in pids) for name, pids in groups.items()}
+    """CPU so far of each group of processes: its first process (with the children it has
+    reaped: a PostgreSQL backend that ended) plus the others, alive now. Take the groups
+    afresh for every snapshot, so children that started in between count too."""
+    return {
+        name: sum(cpu_ms(pid, reaped_children=i == 0) for i, pid in enumerate(pids))
+        for name, pids in groups.items()
+    }

@@ -18,6 +18,8 @@ def _fmt(value: float, digits: int = 0) -> str:
 def _label(run: dict[str, Any]) -> str:
     if run["name"] == "baseline":
         return "bare Rasa (baseline)"
+    if run["name"] == "baseline-after":
+        return "bare Rasa (baseline, run again last)"
     count = run["replicas"]
     return f"full system, {count} Rasa server{'s' if count > 1 else ''}"
 
@@ -26,9 +28,27 @@ def _by_level(run: dict[str, Any]) -> dict[int, dict[str, Any]]:
     return {int(item["concurrency"]): item for item in run["levels"]}
 
 
+def _is_baseline(run: dict[str, Any]) -> bool:
+    return str(run["name"]).startswith("baseline")
+
+
 def _baseline(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The bare-Rasa run, if this run has one."""
-    return next((r for r in runs if r["name"] == "baseline"), None)
+    """The reference for the ratios: the bare-Rasa run, or, when it was run twice (before
+    and after the system, on a shared machine), the mean median and throughput of both."""
+    runs = [r for r in runs if _is_baseline(r)]
+    if len(runs) < 2:
+        return runs[0] if runs else None
+    levels = []
+    for level, first in _by_level(runs[0]).items():
+        other = _by_level(runs[1]).get(level)
+        if other is None:
+            continue
+        levels.append({
+            "concurrency": level,
+            "p50_ms": (first["p50_ms"] + other["p50_ms"]) / 2,
+            "throughput_tps": (first["throughput_tps"] + other["throughput_tps"]) / 2,
+        })
+    return {"name": "baseline-mean", "levels": levels}
 
 
 def _ratios(item: dict[str, Any], ref: dict[str, Any]) -> tuple[float, float]:
@@ -53,7 +73,7 @@ def latency_table(runs: list[dict[str, Any]]) -> list[str]:
                 continue
             ref = base.get(level)
             median_ratio = tput_ratio = "–"
-            if ref and run is not baseline:
+            if ref and not _is_baseline(run):
                 median, share = _ratios(item, ref)
                 median_ratio, tput_ratio = f"{median:.2f}×", f"{share:.0%}"
             lines.append(
@@ -73,7 +93,7 @@ def target_lines(runs: list[dict[str, Any]]) -> list[str]:
     lines = []
     for run in runs:
         item = _by_level(run).get(TARGET_LEVEL)
-        if run is baseline or item is None:
+        if _is_baseline(run) or item is None:
             continue
         median, share = _ratios(item, ref)
         lines.append(
@@ -94,7 +114,7 @@ def breakdown_lines(runs: list[dict[str, Any]]) -> list[str]:
         return ["(not measured in this run)"]
     base, full = _by_level(baseline), _by_level(single)
     lines = [
-        "| K | bare Rasa (baseline) | real bot on Rasa, no gateway | full system |",
+        "| K | bare Rasa (baseline, mean) | real bot on Rasa, no gateway | full system |",
         "|---:|---:|---:|---:|",
     ]
     for item in single["direct"]:
@@ -224,6 +244,9 @@ def write_report(results: dict[str, Any]) -> str:
         "questions, ~5% handoffs; 80% Chinese, 20% English).",
         "",
         "## Per-turn latency and throughput",
+        "",
+        "The baseline runs first and again last; the ratios are to the mean of the two "
+        "(their difference is the drift of this shared machine during the run).",
         "",
         *latency_table(runs),
         "",

@@ -159,16 +159,15 @@ def run_load(
     if target == "gateway":
         command += ["--token-secret", TOKEN_SECRET]
     load = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    measured = groups() if groups else {}
     time.sleep(args.warmup)
-    before = snapshot(measured)
+    before = snapshot(groups()) if groups else {}
     if load.wait() != 0:
         raise subprocess.CalledProcessError(load.returncode, command)
-    after = snapshot(measured)
+    after = snapshot(groups()) if groups else {}
     result: dict[str, Any] = json.loads(out.read_text())
-    if result["turns"]:
+    if result["turns"] and after:
         result["cpu_ms_per_turn"] = {
-            name: (after[name] - before[name]) / result["turns"] for name in measured
+            name: (after[name] - before.get(name, 0.0)) / result["turns"] for name in after
         }
     log(
         f"{tag} K={level}: p50 {result['p50_ms']:.0f} ms, p95 {result['p95_ms']:.0f} ms, "
@@ -177,7 +176,9 @@ def run_load(
     return result
 
 
-def bench_baseline(model: Path, scenarios: Path, args: argparse.Namespace) -> dict[str, Any]:
+def bench_baseline(
+    model: Path, scenarios: Path, args: argparse.Namespace, name: str = "baseline"
+) -> dict[str, Any]:
     """A bare `rasa run` (REST channel, in-memory tracker, no action server)."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -196,9 +197,9 @@ def bench_baseline(model: Path, scenarios: Path, args: argparse.Namespace) -> di
         results = []
         with MemorySampler(lambda: {"rasa (bare)": [process.pid]}) as memory:
             for level in args.levels:
-                results.append(run_load("rasa", url, scenarios, level, args, "baseline",
+                results.append(run_load("rasa", url, scenarios, level, args, name,
                                         lambda: {"rasa (bare)": [process.pid]}))
-        return {"name": "baseline", "levels": results, "memory_kb": memory.peaks}
+        return {"name": name, "levels": results, "memory_kb": memory.peaks}
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -408,6 +409,7 @@ def main() -> None:
             stdout=subprocess.PIPE, text=True,
         ).stdout.strip().splitlines()[-1]
         runs = []
+        baseline_model = None
         if not args.skip_baseline:
             log("building the baseline model (trained once per input change)")
             baseline_model = (
@@ -420,6 +422,10 @@ def main() -> None:
         admin_psql(services, "shop", "SELECT pg_stat_statements_reset()")
         for count in replicas:
             runs.append(bench_profile(services, model, count, scenarios, args))
+        if baseline_model is not None:
+            # The machine is shared: the baseline once more after the system, so that drift
+            # in between shows, and the ratios use the mean of both (bench/report.py).
+            runs.append(bench_baseline(baseline_model, scenarios, args, "baseline-after"))
         plans = hot_query_plans(services)
     finally:
         services.stop()
