@@ -23,16 +23,27 @@ from deploy.rasa_patches import (
     language_slot,
     rule_lookup,
 )
+from deploy.rasa_patches.patching import Patch, apply, revert
 
-PATCHES = (action_responses, connections, language_slot, event_types, rule_lookup)
+PATCHES: tuple[Patch, ...] = (
+    *action_responses.PATCHES,
+    *connections.PATCHES,
+    *language_slot.PATCHES,
+    *event_types.PATCHES,
+    *rule_lookup.PATCHES,
+)
 
 
 def install() -> None:
     """Installs every patch (idempotent)."""
-    for patch in PATCHES:
-        patch.install()
+    apply(PATCHES)
+
+
+def uninstall() -> None:
+    """Gives Rasa its own code back (tests)."""
+    revert(PATCHES)
 
 
 def installed() -> bool:
     """Whether every patch is installed in this process."""
-    return all(patch.installed() for patch in PATCHES)
+    return all(patch.applied() for patch in PATCHES)

@@ -18,6 +18,8 @@ from typing import Any
 from jsonschema import exceptions, validators
 from rasa.core.actions.action import RemoteAction
 
+from deploy.rasa_patches.patching import Patch
+
 
 @lru_cache(maxsize=1)
 def _response_validator() -> Any:
@@ -69,13 +71,11 @@ def _eventwise_check() -> _EventwiseCheck | None:
 
 def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
     """`RemoteAction._validate_action_result` without re-checking the schema each call."""
-    validator = _response_validator()
-    fast = _eventwise_check()
     # `best_match` walks every error branch of the schema's `oneOf`s even for a valid
     # response; only a response that fails the check pays for finding its error.
-    if fast.is_valid(result) if fast is not None else validator.is_valid(result):
+    if (_eventwise_check() or _response_validator()).is_valid(result):
         return True
-    error = exceptions.best_match(validator.iter_errors(result))
+    error = exceptions.best_match(_response_validator().iter_errors(result))
     if error is None:
         return True
     # Rasa's own wording for a bad response (rasa/core/actions/action.py).
@@ -86,11 +86,6 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
     raise error
 
 
-def install() -> None:
-    """Replaces `RemoteAction._validate_action_result`."""
-    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
-
-
-def installed() -> bool:
-    """Whether `install` ran."""
-    return RemoteAction._validate_action_result is _validate_action_result
+PATCHES = (
+    Patch(RemoteAction, "_validate_action_result", _validate_action_result),
+)

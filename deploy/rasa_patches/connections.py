@@ -17,6 +17,8 @@ import weakref
 import aiohttp
 from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
 
+from deploy.rasa_patches.patching import Patch
+
 KEEP_ALIVE_SECONDS = 2.0  # below the action server's keep-alive timeout (Sanic: 5 s)
 # event loop -> (headers, basic auth) -> its session; a closed loop's sessions go with it
 _sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[object, aiohttp.ClientSession]]
@@ -55,16 +57,12 @@ def _session(self: EndpointConfig) -> _KeptSession:
 
 
 async def close_sessions() -> None:
-    """Closes the sessions of the running event loop (at shutdown; tests)."""
+    """Closes the sessions of the running event loop (tests; a Rasa server's sessions
+    end with its process)."""
     for session in _sessions.pop(asyncio.get_running_loop(), {}).values():
         await session.close()
 
 
-def install() -> None:
-    """Replaces `EndpointConfig.session`."""
-    EndpointConfig.session = _session  # type: ignore[assignment,method-assign]
-
-
-def installed() -> bool:
-    """Whether `install` ran."""
-    return EndpointConfig.session is _session
+PATCHES = (
+    Patch(EndpointConfig, "session", _session),
+)

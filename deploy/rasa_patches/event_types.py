@@ -11,6 +11,8 @@ from __future__ import annotations
 from rasa.shared.core.events import Event
 from rasa.shared.utils.common import all_subclasses
 
+from deploy.rasa_patches.patching import Patch
+
 _original_resolve_by_type = Event.resolve_by_type
 _event_classes: dict[str, type[Event]] = {}
 
@@ -26,11 +28,6 @@ def _resolve_by_type(type_name: str, default: type[Event] | None = None) -> type
     return found or _original_resolve_by_type(type_name, default)
 
 
-def install() -> None:
-    """Replaces `Event.resolve_by_type`."""
-    Event.resolve_by_type = staticmethod(_resolve_by_type)  # type: ignore[method-assign,assignment]
-
-
-def installed() -> bool:
-    """Whether `install` ran."""
-    return Event.resolve_by_type is _resolve_by_type
+PATCHES = (
+    Patch(Event, "resolve_by_type", staticmethod(_resolve_by_type)),
+)

@@ -17,6 +17,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from actions.constants import SLOT_LANGUAGE
 from actions.language import ActionDetectLanguage, language_change
+from deploy.rasa_patches.patching import Patch
 
 _original_run_custom_action = ActionExtractSlots._run_custom_action
 DETECT_LANGUAGE = ActionDetectLanguage().name()
@@ -44,11 +45,6 @@ async def _run_custom_action(
     return [SlotSet(SLOT_LANGUAGE, changed)] if changed else []
 
 
-def install() -> None:
-    """Replaces `ActionExtractSlots._run_custom_action`."""
-    ActionExtractSlots._run_custom_action = _run_custom_action  # type: ignore[method-assign]
-
-
-def installed() -> bool:
-    """Whether `install` ran."""
-    return ActionExtractSlots._run_custom_action is _run_custom_action
+PATCHES = (
+    Patch(ActionExtractSlots, "_run_custom_action", _run_custom_action),
+)

@@ -20,6 +20,8 @@ from functools import lru_cache
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.shared.core.generator import State
 
+from deploy.rasa_patches.patching import Patch
+
 _original_rule_key_to_state = RulePolicy._rule_key_to_state
 _original_get_possible_keys = RulePolicy._get_possible_keys
 
@@ -45,15 +47,7 @@ def _get_possible_keys(
     return possible_keys
 
 
-def install() -> None:
-    """Replaces `RulePolicy._rule_key_to_state` and `RulePolicy._get_possible_keys`."""
-    RulePolicy._rule_key_to_state = staticmethod(_rule_key_to_state)  # type: ignore[method-assign,assignment]
-    RulePolicy._get_possible_keys = _get_possible_keys  # type: ignore[method-assign]
-
-
-def installed() -> bool:
-    """Whether `install` ran."""
-    return (
-        RulePolicy._rule_key_to_state is _rule_key_to_state
-        and RulePolicy._get_possible_keys is _get_possible_keys
-    )
+PATCHES = (
+    Patch(RulePolicy, "_rule_key_to_state", staticmethod(_rule_key_to_state)),
+    Patch(RulePolicy, "_get_possible_keys", _get_possible_keys),
+)

@@ -64,19 +64,17 @@ ACTION = RemoteAction("action_x", None)
 
 @pytest.fixture(scope="module")
 def original():
-    """Rasa's own validator, captured before the patch is installed."""
+    """Rasa's own validator, captured before the patches are installed; every patched
+    attribute is given back afterwards."""
     if rasa_patches.installed():
         pytest.fail("the patch was installed before the test could capture Rasa's own method")
-    method, session = RemoteAction._validate_action_result, EndpointConfig.session
-    extract, resolve = ActionExtractSlots._run_custom_action, Event.resolve_by_type
-    rule_key = RulePolicy._rule_key_to_state
+    before = {patch: patch.owner.__dict__.get(patch.name) for patch in rasa_patches.PATCHES}
+    method = RemoteAction._validate_action_result
     rasa_patches.install()
+    assert rasa_patches.installed()
     yield method
-    RemoteAction._validate_action_result = method
-    EndpointConfig.session = session
-    ActionExtractSlots._run_custom_action = extract
-    Event.resolve_by_type = staticmethod(resolve)
-    RulePolicy._rule_key_to_state = staticmethod(rule_key)
+    rasa_patches.uninstall()
+    assert {p: p.owner.__dict__.get(p.name) for p in rasa_patches.PATCHES} == before
 
 
 def test_valid_response_passes_both(original) -> None:
