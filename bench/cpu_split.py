@@ -20,8 +20,15 @@ import time
 from pathlib import Path
 
 from bench.proc import snapshot, thread_cpu_ms
-from bench.run import PG_STATS, TOKEN_SECRET, WORK, cpu_groups
-from deploy.stack import ROOT, start_profile, start_services
+from bench.run import (
+    PG_STATS,
+    WORK,
+    loadgen_command,
+    profile_groups,
+    start_bench_profile,
+    trained_model,
+)
+from deploy.stack import ROOT, start_services
 
 
 def main() -> None:
@@ -42,35 +49,23 @@ def main() -> None:
     scenarios = WORK / "scenarios.jsonl"
     if not scenarios.exists():
         sys.exit("no var/bench/scenarios.jsonl: run `make bench` once first")
-    model = args.model or subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "train.py")], cwd=ROOT, check=True,
-        stdout=subprocess.PIPE, text=True,
-    ).stdout.strip().splitlines()[-1]
+    model = args.model or trained_model()
     os.environ["PG_EXTRA_OPTS"] = PG_STATS
     services = start_services(WORK / "services")
     try:
-        profile = start_profile(
-            services, WORK / "cpu-split", rasa_replicas=args.rasa_replicas,
-            gateway_replicas=args.gateways, model=model, seed="no",
-            extra_env={"CUSTOMER_TOKEN_SECRET": TOKEN_SECRET,
-                       "AGENT_SESSION_SECRET": "bench-agent-session-secret",
-                       "SERVICE_HOURS": "00:00-24:00", "LOG_LEVEL": "WARNING"},
-            ready_timeout=900,
+        profile = start_bench_profile(
+            services, WORK / "cpu-split", args.rasa_replicas, args.gateways, model
         )
         try:
             out = WORK / "cpu-split-load.json"
-            command = [
-                sys.executable, "-m", "bench.loadgen", "--target", "gateway",
-                "--url", profile.gateway_url, "--scenarios", str(scenarios),
-                "--concurrency", str(args.concurrency), "--warmup", "0",
-                "--duration", str(args.warmup + args.duration), "--out", str(out),
-                "--token-secret", TOKEN_SECRET,
-            ]
+            command = loadgen_command("gateway", profile.gateway_url, scenarios,
+                                      args.concurrency, 0, args.warmup + args.duration, out)
             load = subprocess.Popen(command, cwd=ROOT,
                                     env={**os.environ, "PYTHONPATH": str(ROOT)})
             time.sleep(args.warmup)
+
             def groups() -> dict[str, list[int]]:  # afresh: PostgreSQL backends come and go
-                return {**cpu_groups(profile, services), "load generator": [load.pid]}
+                return {**profile_groups(profile, services), "load generator": [load.pid]}
 
             spies = [
                 subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record",

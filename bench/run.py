@@ -118,25 +118,32 @@ def pidfile(path: Path) -> int | None:
         return None
 
 
-def service_groups(services: Services) -> dict[str, list[int]]:
-    """PostgreSQL (postmaster + backends) and Redis."""
-    groups = {"postgres (all backends, PSS)": with_children(
-        pidfile(services.directory / "pg" / "postmaster.pid"))}
+def profile_groups(profile: Profile, services: Services) -> dict[str, list[int]]:
+    """Every process of the production profile, for memory and CPU accounting: nginx and
+    PostgreSQL as groups (their first process, then its children: workers, backends)."""
+    groups = {name: [pid] for name, pid in profile.pids().items() if name != "nginx"}
+    groups["nginx (master + workers)"] = with_children(profile.pids().get("nginx"))
+    groups["postgres (all backends)"] = with_children(
+        pidfile(services.directory / "pg" / "postmaster.pid"))
     redis_pid = pidfile(services.directory / "redis" / "redis.pid")
     if redis_pid:
         groups["redis"] = [redis_pid]
     return groups
 
 
-def profile_groups(profile: Profile, services: Services) -> dict[str, list[int]]:
-    """Every process of the production profile."""
-    groups: dict[str, list[int]] = {}
-    for name, pid in profile.pids().items():
-        if name == "nginx":
-            groups["nginx (master + worker, PSS)"] = with_children(pid)
-        else:
-            groups[name] = [pid]
-    return {**groups, **service_groups(services)}
+def loadgen_command(
+    target: str, url: str, scenarios: Path, level: int, warmup: float, duration: float,
+    out: Path,
+) -> list[str]:
+    """The load generator's command line (bench/loadgen.py)."""
+    command = [
+        sys.executable, "-m", "bench.loadgen", "--target", target, "--url", url,
+        "--scenarios", str(scenarios), "--concurrency", str(level),
+        "--warmup", str(warmup), "--duration", str(duration), "--out", str(out),
+    ]
+    if target == "gateway":
+        command += ["--token-secret", TOKEN_SECRET]
+    return command
 
 
 def run_load(
@@ -150,14 +157,7 @@ def run_load(
     the generator has finished its last turn).
     """
     out = WORK / f"load-{tag}-{level}.json"
-    command = [
-        sys.executable, "-m", "bench.loadgen", "--target", target, "--url", url,
-        "--scenarios", str(scenarios), "--concurrency", str(level),
-        "--warmup", str(args.warmup), "--duration", str(args.duration),
-        "--out", str(out),
-    ]
-    if target == "gateway":
-        command += ["--token-secret", TOKEN_SECRET]
+    command = loadgen_command(target, url, scenarios, level, args.warmup, args.duration, out)
     load = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     time.sleep(args.warmup)
     before = snapshot(groups()) if groups else {}
@@ -205,26 +205,41 @@ def bench_baseline(
         process.wait(timeout=60)
 
 
-def bench_profile(
-    services: Services, model: str, replicas: int, scenarios: Path, args: argparse.Namespace
-) -> dict[str, Any]:
-    """The production profile with `replicas` Rasa servers, through the gateway."""
-    tag = f"prod-{replicas}rasa"
-    log(f"starting the production profile ({replicas} Rasa, {args.gateways} gateway)")
-    profile = start_profile(
-        services, WORK / tag, rasa_replicas=replicas, gateway_replicas=args.gateways,
+def trained_model() -> str:
+    """The project's model, trained first if its inputs changed (scripts/train.py)."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train.py")], cwd=ROOT, check=True,
+        stdout=subprocess.PIPE, text=True,
+    ).stdout.strip().splitlines()[-1]
+
+
+def start_bench_profile(
+    services: Services, work_dir: Path, replicas: int, gateways: int, model: str
+) -> Profile:
+    """The production profile as the benchmark runs it (always open, warnings-only logs)."""
+    return start_profile(
+        services, work_dir, rasa_replicas=replicas, gateway_replicas=gateways,
         model=model, seed="no",
         extra_env={"CUSTOMER_TOKEN_SECRET": TOKEN_SECRET,
                    "AGENT_SESSION_SECRET": "bench-agent-session-secret",
                    "SERVICE_HOURS": "00:00-24:00", "LOG_LEVEL": "WARNING"},
         ready_timeout=900,
     )
+
+
+def bench_profile(
+    services: Services, model: str, replicas: int, scenarios: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    """The production profile with `replicas` Rasa servers, through the gateway."""
+    tag = f"prod-{replicas}rasa"
+    log(f"starting the production profile ({replicas} Rasa, {args.gateways} gateway)")
+    profile = start_bench_profile(services, WORK / tag, replicas, args.gateways, model)
     try:
         results = []
         with MemorySampler(lambda: profile_groups(profile, services)) as memory:
             for level in args.levels:
                 results.append(run_load("gateway", profile.gateway_url, scenarios, level,
-                                        args, tag, lambda: cpu_groups(profile, services)))
+                                        args, tag, lambda: profile_groups(profile, services)))
         # Where the time goes: the same load at the Rasa servers directly (the real model,
         # actions, SQL tracker store and Redis lock store, but no gateway).
         direct = []
@@ -236,16 +251,6 @@ def bench_profile(
                 "memory_kb": memory.peaks}
     finally:
         profile.stop()
-
-
-def cpu_groups(profile: Profile, services: Services) -> dict[str, list[int]]:
-    """The profile's processes for CPU accounting (nginx and PostgreSQL with children)."""
-    groups = {name: [pid] for name, pid in profile.pids().items() if name != "nginx"}
-    groups["nginx"] = with_children(profile.pids().get("nginx"))
-    groups["postgres"] = with_children(pidfile(services.directory / "pg" / "postmaster.pid"))
-    redis_pid = pidfile(services.directory / "redis" / "redis.pid")
-    groups["redis"] = [redis_pid] if redis_pid else []
-    return groups
 
 
 def admin_psql(services: Services, database: str, sql: str) -> str:
@@ -404,10 +409,7 @@ def main() -> None:
         customers = sample_customers(services.env["DATABASE_URL"], 500)
         scenarios = WORK / "scenarios.jsonl"
         scenarios.write_text(dump(plan(customers, args.conversations)), encoding="utf-8")
-        model = args.model or subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "train.py")], cwd=ROOT, check=True,
-            stdout=subprocess.PIPE, text=True,
-        ).stdout.strip().splitlines()[-1]
+        model = args.model or trained_model()
         runs = []
         baseline_model = None
         if not args.skip_baseline:

@@ -35,7 +35,7 @@ slots:
 
 
 def run(coroutine):  # noqa: ANN001, ANN201
-    return asyncio.get_event_loop_policy().new_event_loop().run_until_complete(coroutine)
+    return asyncio.run(coroutine)  # a loop of its own, closed afterwards
 
 
 @pytest.fixture
