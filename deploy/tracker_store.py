@@ -30,9 +30,9 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import bindparam, func, insert, or_, select
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,28 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         # senders whose latest read found nothing: the tracker Rasa creates next is new
         self._found_nothing: set[str] = set()
         super().__init__(domain=domain, host=host, **kwargs)
+        self._insert_events, self._latest_session = self._statements()
+
+    def _statements(self) -> tuple[Executable, Executable]:
+        """The hot statements, built once: a statement object reused across calls keeps
+        its compiled form and cache key (building them per call was most of the store's
+        CPU), and they run on a plain connection, without an ORM session."""
+        events = self.SQLEvent.__table__.c
+        sender_id = bindparam("sender_id")
+        session_start = (
+            select(func.max(events.timestamp))
+            .where(events.sender_id == sender_id, events.type_name == SessionStarted.type_name)
+            .scalar_subquery()
+        )
+        latest_session = (
+            select(events.data)
+            .where(
+                events.sender_id == sender_id,
+                or_(events.timestamp >= session_start, session_start.is_(None)),
+            )
+            .order_by(events.id)
+        )
+        return insert(self.SQLEvent.__table__), latest_session
 
     def _remember(self, tracker: DialogueStateTracker) -> None:
         """Notes that every event `tracker` holds now is stored."""
@@ -81,14 +103,14 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
 
         self._stored[sender_id] = (weakref.ref(tracker, forget), len(tracker.events))
 
-    def _additional_events(self, session: Session, tracker: DialogueStateTracker) -> Iterator:
-        """The tracker's events not stored yet (Rasa counts them with a query)."""
+    def _known_unsaved(self, tracker: DialogueStateTracker) -> Iterator[Event] | None:
+        """The tracker's events not stored yet, if this store knows how many are."""
         entry = self._stored.get(tracker.sender_id)
         if entry is not None and entry[0]() is tracker:
             return itertools.islice(tracker.events, entry[1], len(tracker.events))
         if tracker.sender_id in self._found_nothing:
             return iter(tracker.events)
-        return super()._additional_events(session, tracker)
+        return None
 
     async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         deadline = time.monotonic() + self.retry_seconds
@@ -121,16 +143,21 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
             "data": json.dumps(data),
         }
 
+    def _unsaved_events(self, tracker: DialogueStateTracker) -> list[Event]:
+        """The tracker's events not stored yet; Rasa's COUNT query finds them only for a
+        tracker this store has not read or saved."""
+        known = self._known_unsaved(tracker)
+        if known is not None:
+            return list(known)
+        with self.session_scope() as session:
+            return list(super()._additional_events(session, tracker))
+
     async def _save_once(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)
-        with self.session_scope() as session:
-            rows = [
-                self._row(tracker.sender_id, event)
-                for event in self._additional_events(session, tracker)
-            ]
-            if rows:
-                session.execute(insert(self.SQLEvent.__table__), rows)
-            session.commit()
+        rows = [self._row(tracker.sender_id, event) for event in self._unsaved_events(tracker)]
+        if rows:
+            with self.engine.begin() as connection:
+                connection.execute(self._insert_events, rows)
 
     async def _retrieve(
         self, sender_id: str, fetch_events_from_all_sessions: bool
@@ -138,22 +165,9 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         """Rasa's read of the latest session (the same rows, in id order) in Core SQL."""
         if fetch_events_from_all_sessions:
             return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
-        events = self.SQLEvent.__table__.c
-        session_start = (
-            select(func.max(events.timestamp))
-            .where(events.sender_id == sender_id, events.type_name == SessionStarted.type_name)
-            .scalar_subquery()
-        )
-        query = (
-            select(events.data)
-            .where(
-                events.sender_id == sender_id,
-                or_(events.timestamp >= session_start, session_start.is_(None)),
-            )
-            .order_by(events.id)
-        )
-        with self.session_scope() as session:
-            stored = [json.loads(data) for data in session.execute(query).scalars()]
+        with self.engine.connect() as connection:
+            rows = connection.execute(self._latest_session, {"sender_id": sender_id})
+            stored = [json.loads(data) for (data,) in rows]
         if self.domain and stored:
             return DialogueStateTracker.from_dict(sender_id, stored, self.domain.slots)
         return None

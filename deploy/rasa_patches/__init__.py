@@ -9,7 +9,9 @@ Each was found with py-spy under load (docs/performance.md) and keeps Rasa's beh
   as the action server's).
 - `event_types`: event classes found by name from a table.
 - `rule_lookup`: the rule policy's rule keys parsed once, and its search for fitting
-  rules stopped past the longest rule.
+  rules stopped past the longest rule and remembered per tail of dialogue states.
+- `graph_runner`: the model graph run node after node in an order worked out once, not
+  scheduled by dask on every call.
 
 The production tracker store (deploy/tracker_store.py) is configured, not patched in.
 """
@@ -20,6 +22,7 @@ from deploy.rasa_patches import (
     action_responses,
     connections,
     event_types,
+    graph_runner,
     language_slot,
     rule_lookup,
 )
@@ -31,6 +34,7 @@ PATCHES: tuple[Patch, ...] = (
     *language_slot.PATCHES,
     *event_types.PATCHES,
     *rule_lookup.PATCHES,
+    *graph_runner.PATCHES,
 )
 
 

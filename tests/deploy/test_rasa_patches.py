@@ -249,3 +249,27 @@ def test_rule_search_finds_the_same_rules_as_rasa(original) -> None:
         ours = rule_lookup._get_possible_keys(policy, lookup, history)
         theirs = rule_lookup._original_get_possible_keys(policy, lookup, history)
         assert ours == theirs
+
+
+def test_remembered_rules_are_rasas_for_every_history(original) -> None:
+    """Answers are remembered per tail of states: histories that differ only before the
+    longest rule share one, longer ones do not, and a lookup that lost a rule (as during
+    training) is searched afresh."""
+    rng = random.Random(11)
+    policy = RulePolicy.__new__(RulePolicy)
+    for _ in range(200):
+        lookup = {
+            json.dumps([_random_state(rng, True) for _ in range(rng.randint(1, 5))]): "a"
+            for _ in range(rng.randint(1, 30))
+        }
+        tail = [_random_state(rng, False) for _ in range(rng.randint(0, 6))]
+        for _ in range(4):
+            history = [_random_state(rng, False) for _ in range(rng.randint(0, 6))] + tail
+            if not history:
+                continue
+            for _ in range(2):  # the second search is answered from memory
+                theirs = rule_lookup._original_get_possible_keys(policy, lookup, history)
+                assert rule_lookup._get_possible_keys(policy, lookup, history) == theirs
+        lookup.pop(next(iter(lookup)))
+        theirs = rule_lookup._original_get_possible_keys(policy, lookup, tail or history)
+        assert rule_lookup._get_possible_keys(policy, lookup, tail or history) == theirs
