@@ -23,12 +23,19 @@ from bench.proc import snapshot, thread_cpu_ms
 from bench.run import (
     PG_STATS,
     WORK,
+    admin_psql,
     loadgen_command,
     profile_groups,
     start_bench_profile,
     trained_model,
 )
 from deploy.stack import ROOT, start_services
+
+_STATEMENTS = (
+    "SELECT d.datname, s.calls, s.total_plan_time + s.total_exec_time,"
+    " regexp_replace(s.query, '\\s+', ' ', 'g') FROM pg_stat_statements s"
+    " JOIN pg_database d ON d.oid = s.dbid ORDER BY 3 DESC LIMIT {n}"
+)
 
 
 def main() -> None:
@@ -45,13 +52,17 @@ def main() -> None:
                              "var/bench/cpu-split-PROCESS.txt (collapsed stacks)")
     parser.add_argument("--threads", action="append", default=[], metavar="PROCESS",
                         help="also split PROCESS's CPU by thread name")
+    parser.add_argument("--statements", type=int, default=0, metavar="N",
+                        help="also list the N SQL statements with the most PostgreSQL time "
+                             "in the window (calls and time per turn)")
     args = parser.parse_args()
     scenarios = WORK / "scenarios.jsonl"
     if not scenarios.exists():
         sys.exit("no var/bench/scenarios.jsonl: run `make bench` once first")
     model = args.model or trained_model()
-    os.environ["PG_EXTRA_OPTS"] = PG_STATS
+    os.environ["PG_EXTRA_OPTS"] = f"{PG_STATS} -c pg_stat_statements.track_planning=on"
     services = start_services(WORK / "services")
+    statements = ""
     try:
         profile = start_bench_profile(
             services, WORK / "cpu-split", args.rasa_replicas, args.gateways, model
@@ -76,9 +87,14 @@ def main() -> None:
                 for name in args.py_spy
             ]
             threads_before = {name: thread_cpu_ms(profile.pid(name)) for name in args.threads}
+            if args.statements:
+                admin_psql(services, "shop", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+                admin_psql(services, "shop", "SELECT pg_stat_statements_reset()")
             before, started = snapshot(groups()), time.monotonic()
             time.sleep(args.duration)
             after, elapsed = snapshot(groups()), time.monotonic() - started
+            if args.statements:
+                statements = admin_psql(services, "shop", _STATEMENTS.format(n=args.statements))
             threads_after = {name: thread_cpu_ms(profile.pid(name)) for name in args.threads}
             load.wait()
             for spy in spies:
@@ -98,6 +114,12 @@ def main() -> None:
         total += used
         print(f"{name:16} {used / turns:6.1f} ms/turn  {used / elapsed / 10:5.1f}% of a core")
     print(f"{'total':16} {total / turns:6.1f} ms/turn  {total / elapsed / 10:5.1f}% of a core")
+    if statements:
+        print("PostgreSQL statements (database | calls | plan+exec ms | query):")
+        for line in statements.splitlines():
+            database, calls, ms, query = line.split("|", 3)
+            per_turn = f"{float(calls) / turns:5.2f}/turn {float(ms) / turns:6.3f} ms/turn"
+            print(f"  {database:8} {per_turn}  {query[:110]}")
     for name, threads in threads_after.items():
         for thread, used in sorted(threads.items(), key=lambda item: -item[1]):
             share = used - threads_before[name].get(thread, 0.0)

@@ -93,12 +93,16 @@ def test_invalid_response_fails_both_with_the_same_error(original, response) -> 
 
 
 
-async def _serve(port: int = 0) -> tuple[web.AppRunner, int, set[int]]:
-    """A tiny JSON endpoint that records the client port of every request."""
+async def _serve(
+    port: int = 0, bodies: list[bytes] | None = None
+) -> tuple[web.AppRunner, int, set[int]]:
+    """A tiny JSON endpoint that records the client port (and body) of every request."""
     client_ports: set[int] = set()
 
     async def webhook(request: web.Request) -> web.Response:
         client_ports.add(request.transport.get_extra_info("peername")[1])
+        if bodies is not None:
+            bodies.append(await request.read())
         return web.json_response({"echo": (await request.json())["n"]})
 
     app = web.Application()
@@ -127,6 +131,24 @@ def test_requests_reuse_one_connection_and_survive_a_restart(original) -> None:
         await runner.cleanup()
 
     asyncio.run(scenario())
+
+
+def test_request_bodies_are_compact_utf8_json_of_the_same_value(original) -> None:
+    sent = {"n": 1, "tracker": {"text": "我的订单到哪了", "slots": {"language": "zh"}}}
+
+    async def scenario() -> list[bytes]:
+        bodies: list[bytes] = []
+        runner, port, _ = await _serve(bodies=bodies)
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+        assert await endpoint.request(json=sent) == {"echo": 1}
+        await connections.close_sessions()
+        await runner.cleanup()
+        return bodies
+
+    (body,) = asyncio.run(scenario())
+    assert json.loads(body.decode("utf-8")) == sent
+    assert "我的订单到哪了".encode() in body and b", " not in body
+    assert len(body) < len(json.dumps(sent).encode())
 
 
 @pytest.mark.parametrize(
