@@ -1,13 +1,25 @@
-"""Rasa's Redis lock store with a degraded mode for when Redis is unavailable.
+"""Rasa's Redis lock store, with one Redis key per held lock and a degraded mode for when
+Redis is unavailable.
 
-Rasa serialises the messages of one conversation with a ticket lock. Several Rasa servers
-share it through Redis (`RedisLockStore`): that is what keeps a conversation's messages in
-order when they reach different servers. Rasa's own class fails every message while Redis
-is down (the REST webhook then answers an empty list). This subclass keeps going on a
-per-process in-memory lock instead, logs the switch, and goes back to Redis as soon as it
-answers again (checked at most every `retry_seconds`). In degraded mode two servers could
-work on the same conversation at once; the gateway still sends one conversation's
-messages one at a time, so in practice only the cross-server guarantee is weakened.
+Rasa serialises the messages of one conversation with a lock, shared by several Rasa
+servers through Redis: that is what keeps a conversation's messages in order when they
+reach different servers. Rasa's `RedisLockStore` keeps a JSON ticket queue per conversation
+and reads and rewrites it ~5 times per message (blocking the event loop on each round trip,
+~7% of a Rasa server's CPU under load). This store holds the lock as one Redis key instead:
+`SET key token NX PX lifetime` to take it (retried every `POLL_SECONDS` while someone else
+holds it) and a compare-and-delete script to give it back; two round trips per message.
+A server that dies while holding a lock leaves the key to expire after the lock lifetime,
+as Rasa's tickets do. Waiters are not served first come first served as Rasa's tickets
+are; the gateway already sends one conversation's messages one at a time, so at most one
+message per conversation waits. The keys (`<prefix>:lock:mutex:<conversation>`) differ
+from Rasa's ticket keys: do not mix this store and `type: redis` in one deployment.
+
+Rasa's own class fails every message while Redis is down (the REST webhook then answers an
+empty list). This one keeps going on a per-process in-memory lock instead, logs the switch,
+and goes back to Redis as soon as it answers again (checked at most every `retry_seconds`).
+In degraded mode two servers could work on the same conversation at once; the gateway
+still sends one conversation's messages one at a time, so in practice only the
+cross-server guarantee is weakened.
 
 Used from `endpoints.prod.yml` as `type: deploy.lock_store.FailoverRedisLockStore`, with the
 same keys as Rasa's `type: redis` (url, port, db, password, key_prefix, socket_timeout) plus
@@ -16,14 +28,18 @@ same keys as Rasa's `type: redis` (url, port, db, password, key_prefix, socket_t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import redis
 from rasa.core.lock import TicketLock
-from rasa.core.lock_store import InMemoryLockStore, RedisLockStore
+from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
 logger = logging.getLogger(__name__)
@@ -31,6 +47,12 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 DEFAULT_SOCKET_TIMEOUT = 2.0
 DEFAULT_RETRY_SECONDS = 5.0
+POLL_SECONDS = 0.02  # between attempts to take a held lock
+# Deletes the lock only if it still holds this holder's token (not a later holder's).
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
 
 
 def _redis_kwargs(raw: dict[str, Any]) -> dict[str, Any]:
@@ -57,6 +79,7 @@ class FailoverRedisLockStore(RedisLockStore):
         super().__init__(host=endpoint_config.url or "localhost", **_redis_kwargs(raw))
         self.fallback = InMemoryLockStore()
         self._down_until = 0.0
+        self._release = self.red.register_script(_RELEASE)
 
     @property
     def degraded(self) -> bool:
@@ -78,25 +101,50 @@ class FailoverRedisLockStore(RedisLockStore):
             return in_memory()
         return result
 
-    def get_lock(self, conversation_id: str) -> TicketLock | None:
-        """Reads the lock from Redis, or from memory while Redis is down."""
-        return self._use(
-            lambda: super(FailoverRedisLockStore, self).get_lock(conversation_id),
-            lambda: self.fallback.get_lock(conversation_id),
-        )
+    @asynccontextmanager
+    async def lock(
+        self,
+        conversation_id: str,
+        lock_lifetime: float = LOCK_LIFETIME,
+        wait_time_in_seconds: float = POLL_SECONDS,
+    ) -> AsyncIterator[TicketLock]:
+        """Holds the conversation's lock in Redis (in memory while Redis is down).
 
-    def delete_lock(self, conversation_id: str) -> None:
-        """Deletes the lock in Redis (or in memory while Redis is down)."""
-        self._use(
-            lambda: super(FailoverRedisLockStore, self).delete_lock(conversation_id),
-            lambda: self.fallback.delete_lock(conversation_id),
-        )
-        if not self.degraded:
-            self.fallback.delete_lock(conversation_id)
+        Args:
+            conversation_id: The conversation.
+            lock_lifetime: Seconds after which a lock its holder never gave back expires.
+            wait_time_in_seconds: Most seconds between attempts (Rasa passes 1; held
+                locks are retried every `POLL_SECONDS`).
 
-    def save_lock(self, lock: TicketLock) -> None:
-        """Saves the lock in Redis (or in memory while Redis is down)."""
-        self._use(
-            lambda: super(FailoverRedisLockStore, self).save_lock(lock),
-            lambda: self.fallback.save_lock(lock),
-        )
+        Raises:
+            LockError: the lock stayed taken for longer than its lifetime.
+        """
+        key = f"{self.key_prefix}mutex:{conversation_id}"
+        token = uuid.uuid4().hex
+        poll = min(wait_time_in_seconds, POLL_SECONDS)
+        taken = await self._take(key, token, lock_lifetime, poll)
+        if not taken:
+            async with self.fallback.lock(conversation_id, lock_lifetime, poll) as held:
+                yield held
+            return
+        try:
+            yield TicketLock(conversation_id, deque())
+        finally:
+            try:
+                self._release(keys=[key], args=[token])
+            except redis.exceptions.RedisError:
+                pass  # Redis went away meanwhile: the key expires with its lifetime
+
+    async def _take(self, key: str, token: str, lifetime: float, poll: float) -> bool:
+        """Takes the lock in Redis; False when Redis is down (use the in-memory lock)."""
+        deadline = time.monotonic() + 2 * lifetime
+        while not self.degraded:
+            if self._use(lambda: self.red.set(key, token, nx=True, px=int(lifetime * 1000)),
+                         lambda: None):
+                return True
+            if self.degraded:
+                break
+            if time.monotonic() > deadline:
+                raise LockError(f"The lock '{key}' stayed taken for {2 * lifetime:.0f}s.")
+            await asyncio.sleep(poll)
+        return False

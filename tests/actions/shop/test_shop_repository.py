@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from actions.shop.models import OrderChangeRow, ReturnRow
+from actions.shop.models import OrderChangeRow, OrderRow, ReturnRow
 from actions.shop.policy import NotAllowed, shop_today
-from actions.shop.repository import ShopRepository
+from actions.shop.repository import ShopRepository, _with_order_details, order_dto
 
 
 def _changes(engine: Engine, order_id: str) -> list[tuple[str, str, str]]:
@@ -61,6 +61,31 @@ async def test_get_order_unknown_and_concurrent_reads(repo: ShopRepository) -> N
     ids = ["DD202611010001", "DD202611010002", "DD202611010005", "DD202611010007"] * 5
     orders = await asyncio.gather(*(repo.get_order(i) for i in ids))
     assert [o.id for o in orders if o] == ids
+
+
+@pytest.mark.asyncio
+async def test_order_reads_equal_the_orm_loaded_orders(
+    repo: ShopRepository, engine: Engine
+) -> None:
+    """The Core reads of the hot path give the DTO the ORM's eager loading gives, for every
+    order of the seeded shop (with and without items, shipments and tracking events)."""
+    with Session(engine, future=True) as s:
+        rows = s.execute(_with_order_details(select(OrderRow))).scalars().all()
+        expected = {row.id: order_dto(row) for row in rows}
+    assert len(expected) > 400
+    assert any(o.shipment and len(o.shipment.events) > 1 for o in expected.values())
+    assert any(o.shipment is None for o in expected.values())
+    for order_id, order in expected.items():
+        assert await repo.get_order(order_id) == order
+        if order.shipment is not None:
+            found = await repo.find_order_by_tracking_no(order.shipment.tracking_no)
+            assert found is not None and found.shipment == order.shipment
+    by_customer: dict[str, list] = {}
+    for order in expected.values():
+        by_customer.setdefault(order.customer_id, []).append(order)
+    for customer, orders in list(by_customer.items())[:60]:
+        newest = sorted(orders, key=lambda o: (o.created_at, o.id), reverse=True)
+        assert await repo.list_orders(customer, limit=3) == newest[:3]
 
 
 @pytest.mark.asyncio
