@@ -10,6 +10,8 @@ Each was found with py-spy under load (docs/performance.md) and keeps Rasa's beh
 - `event_types`: event classes found by name from a table.
 - `rule_lookup`: the rule policy's rule keys parsed once, and its search for fitting
   rules stopped past the longest rule and remembered per tail of dialogue states.
+- `session_start`: `action_session_start` (slots carried over, identity from the channel)
+  run in process instead of on the action server.
 - `graph_runner`: the model graph run node after node in an order worked out once, not
   scheduled by dask on every call.
 
@@ -25,6 +27,7 @@ from deploy.rasa_patches import (
     graph_runner,
     language_slot,
     rule_lookup,
+    session_start,
 )
 from deploy.rasa_patches.patching import Patch, apply, revert
 
@@ -35,6 +38,7 @@ PATCHES: tuple[Patch, ...] = (
     *event_types.PATCHES,
     *rule_lookup.PATCHES,
     *graph_runner.PATCHES,
+    *session_start.PATCHES,
 )
 
 
