@@ -6,9 +6,9 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -69,17 +69,30 @@ _conversations: Table = Conversation.__table__  # type: ignore[assignment]
 _messages: Table = Message.__table__  # type: ignore[assignment]
 _agents: Table = Agent.__table__  # type: ignore[assignment]
 
+_CONVERSATION_KEYS = tuple(_conversations.c.keys())
+_DUPLICATE_KEYS = tuple((key, f"dup_{key}") for key in _messages.c.keys())
+
 _CONVERSATION_BY_ID = select(_conversations).where(_conversations.c.id == bindparam("id"))
-_CONVERSATION_BY_SENDER = select(_conversations).where(
-    _conversations.c.channel == bindparam("channel"),
-    _conversations.c.sender == bindparam("sender"),
+# The conversation of a sender and, in the same statement, its message with the
+# client's id (``dup_`` columns, NULL if none: never for a NULL id).
+_CONVERSATION_BY_SENDER = (
+    select(_conversations, *(_messages.c[key].label(dup) for key, dup in _DUPLICATE_KEYS))
+    .select_from(
+        _conversations.outerjoin(
+            _messages,
+            and_(
+                _messages.c.conversation_id == _conversations.c.id,
+                _messages.c.client_message_id == bindparam("client_message_id"),
+            ),
+        )
+    )
+    .where(
+        _conversations.c.channel == bindparam("channel"),
+        _conversations.c.sender == bindparam("sender"),
+    )
 )
 _INSERT_CONVERSATION = insert(_conversations)
 _UPDATE_CONVERSATION = update(_conversations).where(_conversations.c.id == bindparam("b_id"))
-_CLIENT_MESSAGE = select(_messages).where(
-    _messages.c.conversation_id == bindparam("conversation_id"),
-    _messages.c.client_message_id == bindparam("client_message_id"),
-)
 # ``return_defaults`` of the key: one INSERT for several rows where the driver returns
 # their keys (see ``insert_ids``).
 _INSERT_MESSAGE = insert(_messages).return_defaults(_messages.c.id)
@@ -97,6 +110,15 @@ def _conversation(conn: Connection, conversation_id: str) -> dict[str, Any] | No
     return dict(row._mapping) if row is not None else None
 
 
+class _Opened(NamedTuple):
+    """A conversation as ``_find_or_create`` found or created it."""
+
+    row: dict[str, Any]  # all columns by name
+    created: bool
+    changes: dict[str, Any]  # still to write (with any of the caller's: one UPDATE)
+    duplicate: MessageRecord | None  # its message with the caller's client message id
+
+
 def _find_or_create(
     conn: Connection,
     channel: str,
@@ -104,17 +126,19 @@ def _find_or_create(
     customer_id: str | None,
     language: str | None,
     new_id: str,
-) -> tuple[dict[str, Any], bool, dict[str, Any]]:
-    """The conversation of ``(channel, sender)``, created with ``new_id`` if missing.
+    client_message_id: str | None = None,
+) -> _Opened:
+    """The conversation of ``(channel, sender)``, created with ``new_id`` if missing,
+    and its message with ``client_message_id`` if it has one.
 
     The first verified customer id is remembered (a different one later is not written
     over it: the caller decides what to do), as is the latest language.
-
-    Returns:
-        The row (all columns by name), whether it was created, and the changes still to
-        write (``write_changes``, together with any of the caller's: one UPDATE).
     """
-    found = conn.execute(_CONVERSATION_BY_SENDER, {"channel": channel, "sender": sender}).first()
+    found = conn.execute(
+        _CONVERSATION_BY_SENDER,
+        # An empty id de-duplicates nothing (as NULL).
+        {"channel": channel, "sender": sender, "client_message_id": client_message_id or None},
+    ).first()
     if found is None:
         now = utcnow()
         row = new_row(
@@ -132,27 +156,19 @@ def _find_or_create(
             },
         )
         conn.execute(_INSERT_CONVERSATION, row)
-        return row, True, {}
-    row = dict(found._mapping)
+        return _Opened(row, True, {}, None)
+    joined = found._mapping
+    row = {key: joined[key] for key in _CONVERSATION_KEYS}
+    duplicate = None
+    if joined["dup_id"] is not None:
+        duplicate = MessageRecord.from_row({key: joined[dup] for key, dup in _DUPLICATE_KEYS})
     changes: dict[str, Any] = {}
     if customer_id and not row["customer_id"]:
         changes["customer_id"] = customer_id
     if language:
         changes["language"] = language
     changes["updated_at"] = utcnow()
-    return row, False, changes
-
-
-def _client_message(
-    conn: Connection, conversation_id: str, client_message_id: str | None
-) -> MessageRecord | None:
-    if not client_message_id:
-        return None
-    row = conn.execute(
-        _CLIENT_MESSAGE,
-        {"conversation_id": conversation_id, "client_message_id": client_message_id},
-    ).first()
-    return MessageRecord.from_row(row._mapping) if row is not None else None
+    return _Opened(row, False, changes, duplicate)
 
 
 def _message_row(conversation_id: str, contact_seq: int, **values: Any) -> dict[str, Any]:
@@ -242,7 +258,7 @@ class ConversationStore:
 
         def work(session: Session) -> tuple[ConversationRecord, bool]:
             conn = session.connection()
-            row, created, changes = _find_or_create(
+            row, created, changes, _ = _find_or_create(
                 conn, channel, sender, customer_id, language, new_conversation_id()
             )
             write_changes(conn, _UPDATE_CONVERSATION, row, changes)
@@ -307,8 +323,8 @@ class ConversationStore:
 
         def work(session: Session) -> Received:
             conn = session.connection()
-            row, created, changes = _find_or_create(
-                conn, channel, sender, customer_id, language, conversation_id
+            row, created, changes, found = _find_or_create(
+                conn, channel, sender, customer_id, language, conversation_id, client_message_id
             )
             # The conversation's changes are written once, with the message's time if one
             # is stored (a new row's is its creation time: no UPDATE at all).
@@ -317,7 +333,6 @@ class ConversationStore:
             ).belongs_to_another(customer_id):
                 write_changes(conn, _UPDATE_CONVERSATION, row, changes)
                 return Received(ConversationRecord.from_row(row), None)
-            found = None if created else _client_message(conn, row["id"], client_message_id)
             if found is not None:
                 write_changes(conn, _UPDATE_CONVERSATION, row, changes)
                 return Received(ConversationRecord.from_row(row), found, duplicate=True)
