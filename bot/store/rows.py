@@ -4,8 +4,9 @@ The stores' hot path (``ConversationStore.receive`` / ``answer`` and the contact
 bookkeeping of a bot turn) runs statements built once at import time on the session's
 connection: a statement object reused across calls memoizes its cache key, so a call
 only binds parameters, without the ORM's statement construction, execution layer and
-unit of work (about half of a gateway's CPU under load). These helpers give it the
-ORM's semantics: the same column values on INSERT, only changed columns on UPDATE.
+unit of work (which made up most of the database thread's half of a gateway's CPU
+under load). These helpers keep the ORM's semantics: the same column values on
+INSERT, only the changed columns on UPDATE.
 """
 
 from __future__ import annotations
