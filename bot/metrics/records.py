@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from bot.metrics import models
 from bot.metrics.topics import OTHER
 from bot.store.db import aware
+from bot.store.rows import column_values
 
 
 @dataclass(frozen=True)
@@ -51,39 +53,44 @@ class ContactRecord:
     @classmethod
     def of(cls, row: models.Contact) -> ContactRecord:
         """Copy an ORM row."""
+        return cls.from_row(column_values(row))
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> ContactRecord:
+        """Copy a ``contacts`` row by column name (a Core row's ``_mapping``)."""
         return cls(
-            id=row.id,
-            conversation_id=row.conversation_id,
-            seq=row.seq,
-            state=row.state,
-            channel=row.channel,
-            language=row.language,
-            customer_key=row.customer_key,
-            started_at=aware(row.started_at),  # type: ignore[arg-type]
-            customer_id=row.customer_id,
-            intents=tuple((row.intents or "").split()),
-            topic=row.topic,
-            bot_turns=row.bot_turns or 0,
-            fallbacks=row.fallbacks or 0,
-            in_form=bool(row.in_form),
-            handed_off=bool(row.handed_off),
-            handoff_reason=row.handoff_reason,
-            handoff_cancelled=bool(row.handoff_cancelled),
-            agent_id=row.agent_id,
-            first_reply_agent_id=row.first_reply_agent_id,
-            handoff_at=aware(row.handoff_at),
-            claimed_at=aware(row.claimed_at),
-            first_agent_reply_at=aware(row.first_agent_reply_at),
-            resolved_at=aware(row.resolved_at),
-            outcome=row.outcome,
-            resolution=row.resolution,
-            resolved_by=row.resolved_by,
-            survey_state=row.survey_state,
-            survey_sent_at=aware(row.survey_sent_at),
-            survey_agent_id=row.survey_agent_id,
-            rating=row.rating,
-            rated_at=aware(row.rated_at),
-            comment=row.comment,
+            id=row["id"],
+            conversation_id=row["conversation_id"],
+            seq=row["seq"],
+            state=row["state"],
+            channel=row["channel"],
+            language=row["language"],
+            customer_key=row["customer_key"],
+            started_at=aware(row["started_at"]),  # type: ignore[arg-type]
+            customer_id=row["customer_id"],
+            intents=tuple((row["intents"] or "").split()),
+            topic=row["topic"],
+            bot_turns=row["bot_turns"] or 0,
+            fallbacks=row["fallbacks"] or 0,
+            in_form=bool(row["in_form"]),
+            handed_off=bool(row["handed_off"]),
+            handoff_reason=row["handoff_reason"],
+            handoff_cancelled=bool(row["handoff_cancelled"]),
+            agent_id=row["agent_id"],
+            first_reply_agent_id=row["first_reply_agent_id"],
+            handoff_at=aware(row["handoff_at"]),
+            claimed_at=aware(row["claimed_at"]),
+            first_agent_reply_at=aware(row["first_agent_reply_at"]),
+            resolved_at=aware(row["resolved_at"]),
+            outcome=row["outcome"],
+            resolution=row["resolution"],
+            resolved_by=row["resolved_by"],
+            survey_state=row["survey_state"],
+            survey_sent_at=aware(row["survey_sent_at"]),
+            survey_agent_id=row["survey_agent_id"],
+            rating=row["rating"],
+            rated_at=aware(row["rated_at"]),
+            comment=row["comment"],
         )
 
     def with_(self, **changes: Any) -> ContactRecord:

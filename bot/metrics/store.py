@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,6 +24,7 @@ from bot.metrics.topics import FALLBACK_INTENT, topic_of
 from bot.store.db import Database
 from bot.store.models import Agent, Conversation, Handoff, Message
 from bot.store.records import ConversationRecord
+from bot.store.rows import insert_ids, new_row, write_changes
 
 MAX_INTENTS_CHARS = 2000
 MAX_COMMENT_CHARS = 500
@@ -64,51 +67,102 @@ def day_bounds(first: date, last: date, utc_offset: timedelta) -> tuple[datetime
 
 def customer_key(conversation: Conversation | ConversationRecord) -> str:
     """Who a contact is from: the verified customer, else the channel's thread."""
-    if conversation.customer_id:
-        return str(conversation.customer_id)
-    return f"{conversation.channel}:{conversation.sender}"
+    return _customer_key(conversation.customer_id, conversation.channel, conversation.sender)
+
+
+def _customer_key(customer_id: str | None, channel: str, sender: str) -> str:
+    if customer_id:
+        return str(customer_id)
+    return f"{channel}:{sender}"
+
+
+# Statements of the contact bookkeeping, built once (see bot/store/rows.py): it runs in
+# the transaction of every bot answer.
+_contacts: Table = Contact.__table__  # type: ignore[assignment]
+_conversations: Table = Conversation.__table__  # type: ignore[assignment]
+_CONTACT_KEYS = tuple(_contacts.c.keys())
+
+# The contact of the conversation's current ``contact_seq`` (NULLs if it has none yet)
+# with what a new one copies from the conversation (``conv_`` columns): one statement.
+_CURRENT_CONTACT = (
+    select(
+        _contacts,
+        _conversations.c.contact_seq.label("conv_contact_seq"),
+        _conversations.c.channel.label("conv_channel"),
+        _conversations.c.sender.label("conv_sender"),
+        _conversations.c.customer_id.label("conv_customer_id"),
+        _conversations.c.language.label("conv_language"),
+    )
+    .select_from(
+        _conversations.outerjoin(
+            _contacts,
+            and_(
+                _contacts.c.conversation_id == _conversations.c.id,
+                _contacts.c.seq == _conversations.c.contact_seq,
+            ),
+        )
+    )
+    .where(_conversations.c.id == bindparam("conversation_id"))
+)
+_CONTACT_BY_SEQ = select(_contacts).where(
+    _contacts.c.conversation_id == bindparam("conversation_id"),
+    _contacts.c.seq == bindparam("seq"),
+)
+_INSERT_CONTACT = insert(_contacts).return_defaults(_contacts.c.id)
+_UPDATE_CONTACT = update(_contacts).where(_contacts.c.id == bindparam("b_id"))
 
 
 def _current_row(
-    session: Session,
+    conn: Connection,
     conversation_id: str,
     create_at: datetime,
     known: ConversationRecord | None = None,
-) -> Contact | None:
-    """The contact of the conversation's current ``contact_seq``, created if missing.
+) -> dict[str, Any] | None:
+    """The contact of the conversation's current ``contact_seq`` (all columns by name),
+    created if missing; None if there is no such conversation.
 
-    ``known``: the conversation as the caller has it (a conversation just created),
-    which spares reading it again.
+    ``known``: the conversation as the caller has it (a conversation just created): its
+    ``contact_seq`` is the one looked for.
     """
-    conv = known or session.get(Conversation, conversation_id)
-    if conv is None:
-        return None
-    row = session.execute(
-        select(Contact).where(
-            Contact.conversation_id == conversation_id, Contact.seq == conv.contact_seq
-        )
-    ).scalar_one_or_none()
-    if row is not None:
-        return row
-    row = Contact(
-        conversation_id=conversation_id,
-        seq=conv.contact_seq,
-        state=models.OPEN,
-        channel=conv.channel,
-        language=conv.language,
-        customer_id=conv.customer_id,
-        customer_key=customer_key(conv),
-        intents="",
-        started_at=create_at,
+    if known is not None:
+        found = conn.execute(
+            _CONTACT_BY_SEQ, {"conversation_id": conversation_id, "seq": known.contact_seq}
+        ).first()
+        if found is not None:
+            return dict(found._mapping)
+        seq, channel, language = known.contact_seq, known.channel, known.language
+        customer_id, key = known.customer_id, customer_key(known)
+    else:
+        found = conn.execute(_CURRENT_CONTACT, {"conversation_id": conversation_id}).first()
+        if found is None:
+            return None
+        joined = found._mapping
+        if joined["id"] is not None:
+            return {key: joined[key] for key in _CONTACT_KEYS}
+        seq, channel = joined["conv_contact_seq"], joined["conv_channel"]
+        language, customer_id = joined["conv_language"], joined["conv_customer_id"]
+        key = _customer_key(customer_id, channel, joined["conv_sender"])
+    row = new_row(
+        _contacts,
+        {
+            "conversation_id": conversation_id,
+            "seq": seq,
+            "state": models.OPEN,
+            "channel": channel,
+            "language": language,
+            "customer_id": customer_id,
+            "customer_key": key,
+            "intents": "",
+            "started_at": create_at,
+        },
     )
-    session.add(row)
-    session.flush()
+    (row["id"],) = insert_ids(conn, _INSERT_CONTACT, [row])
     return row
 
 
-def _open_row(session: Session, conversation_id: str, at: datetime) -> Contact | None:
-    row = _current_row(session, conversation_id, at)
-    return row if row is not None and row.state == models.OPEN else None
+def _open_row(conn: Connection, conversation_id: str, at: datetime) -> dict[str, Any] | None:
+    row = _current_row(conn, conversation_id, at)
+    return row if row is not None and row["state"] == models.OPEN else None
 
 
 def note_turn(
@@ -121,20 +175,21 @@ def note_turn(
         The open contact after the update, or None if the conversation has none open
         (it was resolved meanwhile).
     """
-    row = _open_row(session, conversation_id, at)
+    conn = session.connection()
+    row = _open_row(conn, conversation_id, at)
     if row is None:
         return None
-    row.bot_turns = (row.bot_turns or 0) + 1
-    row.in_form = in_form
+    values: dict[str, Any] = {"bot_turns": (row["bot_turns"] or 0) + 1, "in_form": in_form}
     if intent:
-        joined = f"{row.intents} {intent}".strip()
+        intents = row["intents"]
+        joined = f"{intents} {intent}".strip()
         if len(joined) <= MAX_INTENTS_CHARS:
-            row.intents = joined
+            intents = values["intents"] = joined
         if intent == FALLBACK_INTENT:
-            row.fallbacks = (row.fallbacks or 0) + 1
-        row.topic = topic_of(row.intents.split())
-    session.flush()
-    return ContactRecord.of(row)
+            values["fallbacks"] = (row["fallbacks"] or 0) + 1
+        values["topic"] = topic_of(intents.split())
+    write_changes(conn, _UPDATE_CONTACT, row, values)
+    return ContactRecord.from_row(row)
 
 
 class ContactStore:
@@ -160,8 +215,8 @@ class ContactStore:
         """
 
         def work(session: Session) -> ContactRecord | None:
-            row = _current_row(session, conversation_id, at, known)
-            return ContactRecord.of(row) if row else None
+            row = _current_row(session.connection(), conversation_id, at, known)
+            return ContactRecord.from_row(row) if row else None
 
         try:
             return await self._db.run(work)
@@ -199,15 +254,16 @@ class ContactStore:
         """Mark the open contact as handed off (the first reason and time stay)."""
 
         def work(session: Session) -> None:
-            row = _open_row(session, conversation_id, at)
+            conn = session.connection()
+            row = _open_row(conn, conversation_id, at)
             if row is None:
                 return
-            row.handed_off = True
-            row.handoff_cancelled = False
-            if row.handoff_reason is None:
-                row.handoff_reason = reason
-            if row.handoff_at is None:
-                row.handoff_at = at
+            values: dict[str, Any] = {"handed_off": True, "handoff_cancelled": False}
+            if row["handoff_reason"] is None:
+                values["handoff_reason"] = reason
+            if row["handoff_at"] is None:
+                values["handoff_at"] = at
+            write_changes(conn, _UPDATE_CONTACT, row, values)
 
         await self._db.run(work)
 
@@ -215,9 +271,10 @@ class ContactStore:
         """The customer withdrew the request for a person (it still counts as a handoff)."""
 
         def work(session: Session) -> None:
-            row = _open_row(session, conversation_id, at)
+            conn = session.connection()
+            row = _open_row(conn, conversation_id, at)
             if row is not None:
-                row.handoff_cancelled = True
+                write_changes(conn, _UPDATE_CONTACT, row, {"handoff_cancelled": True})
 
         await self._db.run(work)
 
@@ -225,12 +282,14 @@ class ContactStore:
         """An agent took (or was transferred) the conversation."""
 
         def work(session: Session) -> None:
-            row = _open_row(session, conversation_id, at)
+            conn = session.connection()
+            row = _open_row(conn, conversation_id, at)
             if row is None:
                 return
-            row.agent_id = agent_id
-            if row.claimed_at is None:
-                row.claimed_at = at
+            values: dict[str, Any] = {"agent_id": agent_id}
+            if row["claimed_at"] is None:
+                values["claimed_at"] = at
+            write_changes(conn, _UPDATE_CONTACT, row, values)
 
         await self._db.run(work)
 
@@ -238,10 +297,11 @@ class ContactStore:
         """Remember the first agent reply of the open contact."""
 
         def work(session: Session) -> None:
-            row = _open_row(session, conversation_id, at)
-            if row is not None and row.first_agent_reply_at is None:
-                row.first_agent_reply_at = at
-                row.first_reply_agent_id = agent_id
+            conn = session.connection()
+            row = _open_row(conn, conversation_id, at)
+            if row is not None and row["first_agent_reply_at"] is None:
+                values = {"first_agent_reply_at": at, "first_reply_agent_id": agent_id}
+                write_changes(conn, _UPDATE_CONTACT, row, values)
 
         await self._db.run(work)
 
@@ -253,7 +313,7 @@ class ContactStore:
         """
 
         def work(session: Session) -> ContactRecord | None:
-            row = _open_row(session, conversation_id, closing.at)
+            row = _open_row(session.connection(), conversation_id, closing.at)
             if row is None:
                 return None
             return self._close_row(session, row, closing)
@@ -287,7 +347,7 @@ class ContactStore:
             conv = session.get(Conversation, conversation_id)
             if conv is None:
                 return None
-            row = _open_row(session, conversation_id, closing.at)
+            row = _open_row(session.connection(), conversation_id, closing.at)
             if row is None:
                 return None
             if last_customer_message_id is not None:
@@ -302,7 +362,7 @@ class ContactStore:
             cond = [
                 Conversation.id == conversation_id,
                 Conversation.state == "bot",
-                Conversation.contact_seq == row.seq,
+                Conversation.contact_seq == row["seq"],
                 Conversation.awaiting_ticket.is_(False),
             ]
             if quiet_since is not None:
@@ -321,34 +381,36 @@ class ContactStore:
         return await self._db.run(work)
 
     @staticmethod
-    def _close_row(session: Session, row: Contact, closing: Closing) -> ContactRecord:
-        conv = session.get(Conversation, row.conversation_id)
+    def _close_row(session: Session, row: dict[str, Any], closing: Closing) -> ContactRecord:
+        conv = session.get(Conversation, row["conversation_id"])
         handoff_intents = [
             i
             for (i,) in session.execute(
                 select(Handoff.intent)
                 .where(
-                    Handoff.conversation_id == row.conversation_id,
-                    Handoff.queued_at >= row.started_at,
+                    Handoff.conversation_id == row["conversation_id"],
+                    Handoff.queued_at >= row["started_at"],
                     Handoff.intent.is_not(None),
                 )
                 .order_by(Handoff.id)
             )
         ]
-        row.state = models.CLOSED
-        row.outcome = closing.outcome
-        row.resolution = closing.resolution
-        row.resolved_at = closing.at
-        row.resolved_by = closing.resolved_by
+        values: dict[str, Any] = {
+            "state": models.CLOSED,
+            "outcome": closing.outcome,
+            "resolution": closing.resolution,
+            "resolved_at": closing.at,
+            "resolved_by": closing.resolved_by,
+        }
         if closing.agent_id is not None:
-            row.agent_id = closing.agent_id
-        row.topic = topic_of([*(row.intents or "").split(), *handoff_intents])
+            values["agent_id"] = closing.agent_id
+        values["topic"] = topic_of([*(row["intents"] or "").split(), *handoff_intents])
         if conv is not None:
-            row.customer_id = conv.customer_id or row.customer_id
-            row.customer_key = customer_key(conv)
-            row.language = conv.language or row.language
-        session.flush()
-        return ContactRecord.of(row)
+            values["customer_id"] = conv.customer_id or row["customer_id"]
+            values["customer_key"] = customer_key(conv)
+            values["language"] = conv.language or row["language"]
+        write_changes(session.connection(), _UPDATE_CONTACT, row, values)
+        return ContactRecord.from_row(row)
 
     async def quiet(self, cutoff: datetime, limit: int = 500) -> list[ContactRecord]:
         """Open bot contacts with nothing posted since ``cutoff`` (none waiting for a person)."""

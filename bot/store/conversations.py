@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, and_, bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.store.db import Database
 from bot.store.models import Agent, Conversation, Message, utcnow
 from bot.store.records import ConversationRecord, MessageRecord
+from bot.store.rows import insert_ids, new_row, write_changes
 
 
 @dataclass(frozen=True)
@@ -59,104 +61,170 @@ def new_conversation_id() -> str:
     return uuid.uuid4().hex
 
 
+# The message path's statements, built once: a reused statement object memoizes its
+# cache key, so each call only binds parameters (see bot/store/rows.py). They run on the
+# session's connection, bypassing the ORM. An UPDATE without ``.values()`` sets the
+# columns named in the parameters (each set of names is compiled once, then cached).
+_conversations: Table = Conversation.__table__  # type: ignore[assignment]
+_messages: Table = Message.__table__  # type: ignore[assignment]
+_agents: Table = Agent.__table__  # type: ignore[assignment]
+
+_CONVERSATION_KEYS = tuple(_conversations.c.keys())
+_DUPLICATE_KEYS = tuple((key, f"dup_{key}") for key in _messages.c.keys())
+
+_CONVERSATION_BY_ID = select(_conversations).where(_conversations.c.id == bindparam("id"))
+# The conversation of a sender and, in the same statement, its message with the
+# client's id (``dup_`` columns, NULL if none: never for a NULL id).
+_CONVERSATION_BY_SENDER = (
+    select(_conversations, *(_messages.c[key].label(dup) for key, dup in _DUPLICATE_KEYS))
+    .select_from(
+        _conversations.outerjoin(
+            _messages,
+            and_(
+                _messages.c.conversation_id == _conversations.c.id,
+                _messages.c.client_message_id == bindparam("client_message_id"),
+            ),
+        )
+    )
+    .where(
+        _conversations.c.channel == bindparam("channel"),
+        _conversations.c.sender == bindparam("sender"),
+    )
+)
+_INSERT_CONVERSATION = insert(_conversations)
+_UPDATE_CONVERSATION = update(_conversations).where(_conversations.c.id == bindparam("b_id"))
+# ``return_defaults`` of the key: one INSERT for several rows where the driver returns
+# their keys (see ``insert_ids``).
+_INSERT_MESSAGE = insert(_messages).return_defaults(_messages.c.id)
+_MARK_PROCESSED = (
+    update(_messages).where(_messages.c.id == bindparam("b_id")).values(processed=True)
+)
+_AGENT_NAMES = select(_agents.c.id, _agents.c.display_name).where(
+    _agents.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def _conversation(conn: Connection, conversation_id: str) -> dict[str, Any] | None:
+    """The conversation's row (all columns by name), or None."""
+    row = conn.execute(_CONVERSATION_BY_ID, {"id": conversation_id}).first()
+    return dict(row._mapping) if row is not None else None
+
+
+class _Opened(NamedTuple):
+    """A conversation as ``_find_or_create`` found or created it."""
+
+    row: dict[str, Any]  # all columns by name
+    created: bool
+    changes: dict[str, Any]  # still to write (with any of the caller's: one UPDATE)
+    duplicate: MessageRecord | None  # its message with the caller's client message id
+
+
 def _find_or_create(
-    session: Session,
+    conn: Connection,
     channel: str,
     sender: str,
     customer_id: str | None,
     language: str | None,
     new_id: str,
-) -> tuple[Conversation, bool]:
-    """The conversation of ``(channel, sender)``, created with ``new_id`` if missing.
+    client_message_id: str | None = None,
+) -> _Opened:
+    """The conversation of ``(channel, sender)``, created with ``new_id`` if missing,
+    and its message with ``client_message_id`` if it has one.
 
     The first verified customer id is remembered (a different one later is not written
     over it: the caller decides what to do), as is the latest language.
     """
-    row = session.execute(
-        select(Conversation).where(Conversation.channel == channel, Conversation.sender == sender)
-    ).scalar_one_or_none()
-    if row is None:
-        row = Conversation(
-            id=new_id,
-            channel=channel,
-            sender=sender,
-            customer_id=customer_id,
-            language=language,
-            state="bot",
+    found = conn.execute(
+        _CONVERSATION_BY_SENDER,
+        # An empty id de-duplicates nothing (as NULL).
+        {"channel": channel, "sender": sender, "client_message_id": client_message_id or None},
+    ).first()
+    if found is None:
+        now = utcnow()
+        row = new_row(
+            _conversations,
+            {
+                "id": new_id,
+                "channel": channel,
+                "sender": sender,
+                "customer_id": customer_id,
+                "language": language,
+                "state": "bot",
+                "created_at": now,
+                "updated_at": now,
+                "last_message_at": now,
+            },
         )
-        session.add(row)
-        session.flush()
-        return row, True
-    if customer_id and not row.customer_id:
-        row.customer_id = customer_id
+        conn.execute(_INSERT_CONVERSATION, row)
+        return _Opened(row, True, {}, None)
+    joined = found._mapping
+    row = {key: joined[key] for key in _CONVERSATION_KEYS}
+    duplicate = None
+    if joined["dup_id"] is not None:
+        duplicate = MessageRecord.from_row({key: joined[dup] for key, dup in _DUPLICATE_KEYS})
+    changes: dict[str, Any] = {}
+    if customer_id and not row["customer_id"]:
+        changes["customer_id"] = customer_id
     if language:
-        row.language = language
-    row.updated_at = utcnow()
-    return row, False
+        changes["language"] = language
+    changes["updated_at"] = utcnow()
+    return _Opened(row, False, changes, duplicate)
 
 
-def _client_message(
-    session: Session, conversation_id: str, client_message_id: str | None
-) -> Message | None:
-    if not client_message_id:
-        return None
-    return session.execute(
-        select(Message).where(
-            Message.conversation_id == conversation_id,
-            Message.client_message_id == client_message_id,
-        )
-    ).scalar_one_or_none()
+def _message_row(conversation_id: str, contact_seq: int, **values: Any) -> dict[str, Any]:
+    return new_row(
+        _messages, {"conversation_id": conversation_id, "contact_seq": contact_seq, **values}
+    )
 
 
 def _insert_messages(
-    session: Session,
-    conv: Conversation | None,
+    conn: Connection,
+    conv: dict[str, Any] | None,
     conversation_id: str,
     messages: Sequence[NewMessage],
     reply_to_id: int | None,
-) -> list[Message]:
+) -> list[MessageRecord]:
+    """Insert ``messages`` in order and move the conversation's ``last_message_at``.
+
+    Returns:
+        Their records, without agent names (see ``_with_names``).
+    """
     now = utcnow()
     rows = [
-        Message(
-            conversation_id=conversation_id,
+        _message_row(
+            conversation_id,
+            conv["contact_seq"] if conv else 1,
             author=m.author,
             text=m.text,
             buttons_json=json.dumps(list(m.buttons), ensure_ascii=False) if m.buttons else None,
             custom_json=json.dumps(m.custom, ensure_ascii=False) if m.custom else None,
             agent_id=m.agent_id,
             reply_to_id=reply_to_id,
-            contact_seq=conv.contact_seq if conv else 1,
             created_at=now,
         )
         for m in messages
     ]
-    session.add_all(rows)
-    if conv is not None and rows:
-        conv.last_message_at = now
-    return rows
+    if conv is not None and rows:  # the parent row first, as the ORM's flush did
+        write_changes(conn, _UPDATE_CONVERSATION, conv, {"last_message_at": now})
+    ids = insert_ids(conn, _INSERT_MESSAGE, rows)
+    return [MessageRecord.from_row({**row, "id": id_}) for row, id_ in zip(rows, ids, strict=True)]
 
 
-def _mark_processed(session: Session, message_id: int) -> None:
-    # No ORM object of the customer message lives in these sessions: skip the default
-    # "evaluate" synchronisation (~8% of a gateway's CPU samples under load).
-    session.execute(
-        update(Message)
-        .where(Message.id == message_id)
-        .values(processed=True)
-        .execution_options(synchronize_session=False)
-    )
+def _mark_processed(conn: Connection, message_id: int) -> None:
+    conn.execute(_MARK_PROCESSED, {"b_id": message_id})
 
 
-def _with_names(session: Session, rows: Iterable[Message]) -> list[MessageRecord]:
-    rows = list(rows)
-    ids = {r.agent_id for r in rows if r.agent_id is not None}
-    names: dict[int, str] = {}
-    if ids:
-        for agent_id, name in session.execute(
-            select(Agent.id, Agent.display_name).where(Agent.id.in_(ids))
-        ):
-            names[agent_id] = name
-    return [MessageRecord.of(r, names.get(r.agent_id) if r.agent_id else None) for r in rows]
+def _with_names(conn: Connection, records: Iterable[MessageRecord]) -> list[MessageRecord]:
+    """The records with their agents' display names (one query, only if agents wrote)."""
+    records = list(records)
+    ids = {r.agent_id for r in records if r.agent_id is not None}
+    if not ids:
+        return records
+    names = {agent_id: name for agent_id, name in conn.execute(_AGENT_NAMES, {"ids": sorted(ids)})}
+    return [
+        replace(r, agent_name=names.get(r.agent_id)) if r.agent_id is not None else r
+        for r in records
+    ]
 
 
 class ConversationStore:
@@ -189,11 +257,12 @@ class ConversationStore:
         """
 
         def work(session: Session) -> tuple[ConversationRecord, bool]:
-            row, created = _find_or_create(
-                session, channel, sender, customer_id, language, new_conversation_id()
+            conn = session.connection()
+            row, created, changes, _ = _find_or_create(
+                conn, channel, sender, customer_id, language, new_conversation_id()
             )
-            session.flush()
-            return ConversationRecord.of(row), created
+            write_changes(conn, _UPDATE_CONVERSATION, row, changes)
+            return ConversationRecord.from_row(row), created
 
         try:
             return await self._db.run(work)
@@ -253,34 +322,39 @@ class ConversationStore:
         """
 
         def work(session: Session) -> Received:
-            row, created = _find_or_create(
-                session, channel, sender, customer_id, language, conversation_id
+            conn = session.connection()
+            row, created, changes, found = _find_or_create(
+                conn, channel, sender, customer_id, language, conversation_id, client_message_id
             )
-            if row.id != conversation_id or ConversationRecord.of(row).belongs_to_another(
-                customer_id
-            ):
-                session.flush()
-                return Received(ConversationRecord.of(row), None)
-            with session.no_autoflush:  # one UPDATE of the conversation, not one per step
-                found = None if created else _client_message(session, row.id, client_message_id)
+            # The conversation's changes are written once, with the message's time if one
+            # is stored (a new row's is its creation time: no UPDATE at all).
+            if row["id"] != conversation_id or ConversationRecord.from_row(
+                {**row, **changes}
+            ).belongs_to_another(customer_id):
+                write_changes(conn, _UPDATE_CONVERSATION, row, changes)
+                return Received(ConversationRecord.from_row(row), None)
             if found is not None:
-                session.flush()
-                return Received(ConversationRecord.of(row), MessageRecord.of(found), duplicate=True)
-            message = Message(
-                conversation_id=row.id,
+                write_changes(conn, _UPDATE_CONVERSATION, row, changes)
+                return Received(ConversationRecord.from_row(row), found, duplicate=True)
+            message = _message_row(
+                row["id"],
+                row["contact_seq"],
                 author="customer",
                 text=text,
                 client_message_id=client_message_id,
                 customer_id=customer_id,
                 processed=False,
-                contact_seq=row.contact_seq,
                 created_at=utcnow(),
             )
-            session.add(message)
-            if not created:  # a new row's is its creation time (no second UPDATE)
-                row.last_message_at = message.created_at
-            session.flush()
-            return Received(ConversationRecord.of(row), MessageRecord.of(message), created)
+            if not created:
+                changes["last_message_at"] = message["created_at"]
+                write_changes(conn, _UPDATE_CONVERSATION, row, changes)
+            (message_id,) = insert_ids(conn, _INSERT_MESSAGE, [message])
+            return Received(
+                ConversationRecord.from_row(row),
+                MessageRecord.from_row({**message, "id": message_id}),
+                created,
+            )
 
         try:
             return await self._db.run(work)
@@ -308,12 +382,12 @@ class ConversationStore:
         """
 
         def work(session: Session) -> list[MessageRecord]:
-            conv = session.get(Conversation, conversation_id)
-            rows = _insert_messages(session, conv, conversation_id, messages, reply_to_id)
+            conn = session.connection()
+            conv = _conversation(conn, conversation_id)
+            records = _insert_messages(conn, conv, conversation_id, messages, reply_to_id)
             if reply_to_id is not None:
-                _mark_processed(session, reply_to_id)
-            session.flush()
-            return _with_names(session, rows)
+                _mark_processed(conn, reply_to_id)
+            return _with_names(conn, records)
 
         if not messages:
             return []
@@ -340,14 +414,14 @@ class ConversationStore:
         """
 
         def work(session: Session) -> Answered:
-            conv = session.get(Conversation, conversation_id)
+            conn = session.connection()
+            conv = _conversation(conn, conversation_id)
             assert conv is not None
-            rows = _insert_messages(session, conv, conversation_id, replies, message_id)
-            _mark_processed(session, message_id)
+            records = _insert_messages(conn, conv, conversation_id, replies, message_id)
+            _mark_processed(conn, message_id)
             if also is not None:
                 also(session)
-            session.flush()
-            return Answered(ConversationRecord.of(conv), _with_names(session, rows))
+            return Answered(ConversationRecord.from_row(conv), _with_names(conn, records))
 
         try:
             return await self._db.run(work)
@@ -358,7 +432,7 @@ class ConversationStore:
 
     async def mark_processed(self, message_id: int) -> None:
         """Record that a customer message has been fully handled."""
-        await self._db.run(lambda session: _mark_processed(session, message_id))
+        await self._db.run(lambda session: _mark_processed(session.connection(), message_id))
 
     async def replies_to(self, message_id: int) -> tuple[bool, list[MessageRecord]]:
         """Return whether a customer message was handled, and the replies to it."""
@@ -368,7 +442,8 @@ class ConversationStore:
             rows = session.execute(
                 select(Message).where(Message.reply_to_id == message_id).order_by(Message.id)
             ).scalars()
-            return bool(original and original.processed), _with_names(session, rows)
+            records = [MessageRecord.of(r) for r in rows]
+            return bool(original and original.processed), _with_names(session.connection(), records)
 
         return await self._db.run(work)
 
@@ -393,6 +468,7 @@ class ConversationStore:
                 .order_by(Message.id.desc())
                 .limit(limit)
             ).scalars()
-            return list(reversed(_with_names(session, rows)))
+            records = [MessageRecord.of(r) for r in rows]
+            return list(reversed(_with_names(session.connection(), records)))
 
         return await self._db.run(work)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bot.store import models
 from bot.store.db import aware
+from bot.store.rows import column_values
 
 
 @dataclass(frozen=True)
@@ -30,18 +32,23 @@ class ConversationRecord:
     @classmethod
     def of(cls, row: models.Conversation) -> ConversationRecord:
         """Copy an ORM row."""
+        return cls.from_row(column_values(row))
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> ConversationRecord:
+        """Copy a ``conversations`` row by column name (a Core row's ``_mapping``)."""
         return cls(
-            id=row.id,
-            channel=row.channel,
-            sender=row.sender,
-            customer_id=row.customer_id,
-            language=row.language,
-            state=row.state,
-            contact_seq=row.contact_seq,
-            assigned_agent_id=row.assigned_agent_id,
-            awaiting_ticket=bool(row.awaiting_ticket),
-            created_at=aware(row.created_at),  # type: ignore[arg-type]
-            last_message_at=aware(row.last_message_at),  # type: ignore[arg-type]
+            id=row["id"],
+            channel=row["channel"],
+            sender=row["sender"],
+            customer_id=row["customer_id"],
+            language=row["language"],
+            state=row["state"],
+            contact_seq=row["contact_seq"],
+            assigned_agent_id=row["assigned_agent_id"],
+            awaiting_ticket=bool(row["awaiting_ticket"]),
+            created_at=aware(row["created_at"]),  # type: ignore[arg-type]
+            last_message_at=aware(row["last_message_at"]),  # type: ignore[arg-type]
         )
 
     def belongs_to_another(self, customer_id: str | None) -> bool:
@@ -69,19 +76,26 @@ class MessageRecord:
     @classmethod
     def of(cls, row: models.Message, agent_name: str | None = None) -> MessageRecord:
         """Copy an ORM row, decoding the JSON columns."""
+        return cls.from_row(column_values(row), agent_name)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], agent_name: str | None = None) -> MessageRecord:
+        """Copy a ``messages`` row by column name (a Core row's ``_mapping``), decoding
+        the JSON columns."""
+        buttons_json, custom_json = row["buttons_json"], row["custom_json"]
         return cls(
-            id=row.id,
-            conversation_id=row.conversation_id,
-            author=row.author,
-            text=row.text or "",
-            buttons=json.loads(row.buttons_json) if row.buttons_json else [],
-            custom=json.loads(row.custom_json) if row.custom_json else None,
-            agent_id=row.agent_id,
+            id=row["id"],
+            conversation_id=row["conversation_id"],
+            author=row["author"],
+            text=row["text"] or "",
+            buttons=json.loads(buttons_json) if buttons_json else [],
+            custom=json.loads(custom_json) if custom_json else None,
+            agent_id=row["agent_id"],
             agent_name=agent_name,
-            client_message_id=row.client_message_id,
-            reply_to_id=row.reply_to_id,
-            processed=bool(row.processed),
-            created_at=aware(row.created_at),
+            client_message_id=row["client_message_id"],
+            reply_to_id=row["reply_to_id"],
+            processed=bool(row["processed"]),
+            created_at=aware(row["created_at"]),
         )
 
     def public(self) -> dict[str, Any]:

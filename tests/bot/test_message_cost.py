@@ -26,14 +26,14 @@ from tests.bot.fake_rasa import FakeRasa, FakeRasaServer
 # The ceilings this test holds the message path to. Before they were set the path cost
 # 6 transactions / 17 statements (first message) and 5 / 14 (a later one), reading the
 # conversation row by id 5 and 4 times. A later message now costs: 1. read the
-# conversation by sender, update it, de-duplicate, insert the message; 2. re-read the
-# conversation (its state after the turn), insert the replies, mark the message
-# processed, count the turn on the contact. The first message adds its contact's creation
-# (a queued listener of ``conversation.started``).
+# conversation by sender together with the message of the same client id (de-duplication),
+# update it, insert the message; 2. re-read the conversation (its state after the turn),
+# insert the replies, mark the message processed, count the turn on the contact. The
+# first message adds its contact's creation (a queued listener of ``conversation.started``).
 FIRST_MESSAGE_TRANSACTIONS = 3
 LATER_MESSAGE_TRANSACTIONS = 2
 FIRST_MESSAGE_STATEMENTS = 11
-LATER_MESSAGE_STATEMENTS = 10
+LATER_MESSAGE_STATEMENTS = 9
 # A repeat (same client_message_id): find it with its conversation, then read its replies.
 REPEATED_MESSAGE_TRANSACTIONS = 2
 
