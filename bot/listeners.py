@@ -6,11 +6,18 @@ and the like subscribe their own queued listeners to the same events.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from bot import events
 from bot.events import Event, EventBus
 from bot.handoff import HandoffService
-from bot.live import LiveHub
+from bot.live import LiveHub, keep
 from bot.store.records import MessageRecord
+
+logger = logging.getLogger(__name__)
+
+QUEUE_SIGNAL = "queue"
 
 STATE_EVENTS = (
     events.HANDOFF_REQUESTED,
@@ -35,6 +42,9 @@ class LivePushListener:
         """
         self._hub = hub
         self._handoff = handoff
+        self._refreshing: asyncio.Task[None] | None = None
+        self._refresh_again = False
+        hub.on_signal(QUEUE_SIGNAL, self._refresh_queue)
 
     def subscribe(self, bus: EventBus) -> None:
         """Register on the bus (inline: pushes are the only inline listeners)."""
@@ -77,16 +87,35 @@ class LivePushListener:
         )
 
     async def on_queue(self, _event: Event) -> None:
-        """Refresh every waiting customer's position and every inbox's queue."""
+        """Refresh every inbox's queue, and every instance its waiting customers' places."""
         self._hub.to_agents({"type": "queue"})
-        # With several gateway instances the customer may be connected to another one:
-        # then every waiting conversation gets its position (unseen pushes are dropped).
-        everywhere = not self._hub.sees_every_connection
-        online = set(self._hub.connected_conversations())
-        if not online and not everywhere:
+        self._hub.signal(QUEUE_SIGNAL)
+
+    def _refresh_queue(self) -> None:
+        """Push their places to the waiting customers connected to this instance.
+
+        Each instance does it for its own connections, so a queue change costs nothing
+        where no waiting customer is connected (one signal, not a push per waiting
+        customer through Redis; on a sale day the queue is long and changes with every
+        handoff). Changes that arrive during a refresh make one more refresh.
+        """
+        if self._refreshing is not None and not self._refreshing.done():
+            self._refresh_again = True
             return
-        # One read of the queue for all of them (not one per waiting customer: on a sale
-        # day the queue is long and changes with every handoff).
-        for conversation_id, frame in await self._handoff.queue_frames():
-            if everywhere or conversation_id in online:
-                self._hub.to_customer(conversation_id, frame)
+        self._refreshing = keep(asyncio.create_task(self._refresh_until_settled()))
+
+    async def _refresh_until_settled(self) -> None:
+        again = True
+        while again:
+            self._refresh_again = False
+            online = set(self._hub.connected_conversations())
+            if online:
+                try:  # one read of the queue for all of them, not one per waiting customer
+                    frames = await self._handoff.queue_frames()
+                except Exception:  # noqa: BLE001 - a push, not worth failing anything for
+                    logger.exception("could not refresh the queue places")
+                    return
+                for conversation_id, frame in frames:
+                    if conversation_id in online:
+                        self._hub.to_customer_here(conversation_id, frame)
+            again = self._refresh_again

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from websockets.exceptions import ConnectionClosed
@@ -105,6 +106,7 @@ class LiveHub:
         """Start empty."""
         self._customers: dict[str, set[Peer]] = {}
         self._agents: set[AgentPeer] = set()
+        self._signal_handlers: dict[str, Callable[[], None]] = {}
 
     async def start(self) -> None:
         """Nothing to start in memory (a shared hub connects here: bot/live_redis.py)."""
@@ -140,19 +142,31 @@ class LiveHub:
         """Conversations with at least one open customer connection."""
         return list(self._customers)
 
-    @property
-    def sees_every_connection(self) -> bool:
-        """Whether :meth:`connected_conversations` covers every gateway instance."""
-        return True
-
     def agents_online(self) -> int:
         """Number of distinct agents with an open inbox."""
         return len({p.agent.id for p in self._agents if not p.closed})
 
     def to_customer(self, conversation_id: str, frame: dict[str, Any]) -> None:
         """Push a frame to every open connection of a conversation's customer."""
+        self.to_customer_here(conversation_id, frame)
+
+    def to_customer_here(self, conversation_id: str, frame: dict[str, Any]) -> None:
+        """Push a frame to the customer's connections held by this instance only."""
         for peer in list(self._customers.get(conversation_id, ())):
             peer.send(frame)
+
+    def on_signal(self, name: str, handler: Callable[[], None]) -> None:
+        """Run ``handler`` on this instance whenever any instance sends signal ``name``."""
+        self._signal_handlers[name] = handler
+
+    def signal(self, name: str) -> None:
+        """Tell every instance (this one included) that ``name`` happened."""
+        self._run_signal(name)
+
+    def _run_signal(self, name: str) -> None:
+        handler = self._signal_handlers.get(name)
+        if handler is not None:
+            handler()
 
     def to_agents(self, frame: dict[str, Any], watching: str | None = None) -> None:
         """Push a frame to all inbox connections, or only those watching a conversation.

@@ -60,11 +60,6 @@ class RedisLiveHub(LiveHub):
         """True while pushes go through Redis (False: this instance's connections only)."""
         return self.subscribed.is_set()
 
-    @property
-    def sees_every_connection(self) -> bool:
-        """Other instances hold connections this one cannot see while pushes are shared."""
-        return not self.shared
-
     async def start(self) -> None:
         """Start the subscriber and the publisher (inside the running loop)."""
         self._outbox = asyncio.Queue(maxsize=MAX_QUEUED)
@@ -90,6 +85,10 @@ class RedisLiveHub(LiveHub):
         """Push a frame to inbox connections on every instance."""
         self._push({"to": "agents", "watching": watching, "frame": frame})
 
+    def signal(self, name: str) -> None:
+        """Tell every instance (this one included) that ``name`` happened."""
+        self._push({"to": "instances", "signal": name})
+
     def _push(self, message: dict[str, Any]) -> None:
         if not self.shared or self._outbox is None:
             self._deliver(message)
@@ -102,6 +101,9 @@ class RedisLiveHub(LiveHub):
 
     def _deliver(self, message: dict[str, Any]) -> None:
         """Deliver a push to the connections this instance holds."""
+        if message.get("to") == "instances":
+            self._run_signal(str(message.get("signal")))
+            return
         frame = message.get("frame")
         if not isinstance(frame, dict):
             return

@@ -8,6 +8,7 @@ queued listeners it sets off (contact bookkeeping), which run in the same proces
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -167,3 +168,35 @@ async def test_a_repeated_message_is_answered_from_the_store(gateway: Gateway) -
     assert repeat.duplicate and repeat.message.id == original.message.id
     assert [r.id for r in repeat.replies] == [r.id for r in original.replies]
     assert repeat_cost.transactions <= REPEATED_MESSAGE_TRANSACTIONS, repeat_cost
+
+
+_QUEUE_READ = re.compile(r"FROM handoffs JOIN conversations", re.IGNORECASE)
+
+
+async def test_a_handoff_reads_the_queue_only_where_a_waiting_customer_is_connected(
+    gateway: Gateway,
+) -> None:
+    """Each queue change tells every instance; an instance with no waiting customer
+    connected reads nothing. (With several instances sharing pushes through Redis, one of
+    them used to read the whole queue for every change and push every waiting customer's
+    place to all of them: tests/production/test_gateways_share.py covers that wiring.)"""
+    meter = Meter(gateway.stores.db.engine)
+    handed, cost = await meter.measure(gateway, message("转人工", "h1"))
+    await asyncio.sleep(0.2)  # the refresh runs after the change's signal
+    assert handed.conversation.state == "queued"
+    assert not any(_QUEUE_READ.search(s) for s in cost.statements), cost.statements
+
+    class Tab:  # a connected customer's socket
+        frames: list[dict[str, Any]] = []
+
+        def send(self, frame: dict[str, Any]) -> None:
+            self.frames.append(frame)
+
+    tab = Tab()
+    gateway.hub.add_customer(handed.conversation.id, tab)  # type: ignore[arg-type]
+    meter.cost, meter._on = Cost(), True
+    gateway.hub.signal("queue")
+    await asyncio.sleep(0.2)
+    meter._on = False
+    assert sum(1 for s in meter.cost.statements if _QUEUE_READ.search(s)) == 1
+    assert tab.frames and tab.frames[-1]["queue"]["position"] == 1

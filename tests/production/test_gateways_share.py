@@ -167,6 +167,39 @@ async def test_agent_reply_on_one_gateway_reaches_the_socket_on_the_other(
         await ws.close()
 
 
+def is_queue_place(frame: dict[str, Any]) -> bool:
+    return frame.get("type") == "state" and isinstance(frame.get("queue"), dict)
+
+
+async def queue_place(http: aiohttp.ClientSession, gateway: Gateway, conversation_id: str) -> int:
+    """A conversation's place in the queue, as the inbox lists it."""
+    headers = {"Authorization": f"Bearer {await agent_token(http, gateway)}"}
+    async with http.get(f"{gateway.url}/api/v1/inbox/queue", headers=headers) as response:
+        assert response.status == 200, await response.text()
+        queue = (await response.json())["queue"]
+    return int(next(e["position"] for e in queue if e["conversation_id"] == conversation_id))
+
+
+async def test_a_queue_change_on_one_gateway_moves_the_places_shown_on_the_other(
+    two_gateways: tuple[Gateway, Gateway], http: aiohttp.ClientSession
+) -> None:
+    agents_gateway, customers_gateway = two_gateways
+    ws_first, first_id, _ = await queued_customer(http, customers_gateway)
+    ws_second, second_id, _ = await queued_customer(http, customers_gateway)
+    try:
+        place = await queue_place(http, agents_gateway, second_id)
+        assert place >= 2  # behind the first customer at least
+        # The first customer leaves the queue on the other instance: the second moves up.
+        await claim_and_reply(http, agents_gateway, first_id, "您好")
+        moved = await frames_until(
+            ws_second, lambda f: is_queue_place(f) and f["queue"]["position"] == place - 1, 10
+        )
+        assert moved is not None, "the other instance never refreshed the waiting customer"
+    finally:
+        await ws_first.close()
+        await ws_second.close()
+
+
 async def test_without_redis_live_delivery_degrades_and_recovers(
     two_gateways: tuple[Gateway, Gateway], http: aiohttp.ClientSession,
     prod_services: Services,
