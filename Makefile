@@ -57,7 +57,7 @@ run: venv seed train
 endif
 
 bench: venv train
-	$(PY) -m bench.run
+	$(PY) -m bench.run --patched-bare
 
 test: venv system-deps
 	$(VENV)/bin/pip check

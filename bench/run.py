@@ -35,6 +35,7 @@ from sqlalchemy import create_engine, text
 
 from bench.baseline import build_baseline_model
 from bench.proc import snapshot
+from bench.report import PATCHED_BARE, TARGET_LEVEL
 from bench.scenarios import dump, plan, sample_customers
 from deploy.stack import (
     ROOT,
@@ -177,16 +178,24 @@ def run_load(
 
 
 def bench_baseline(
-    model: Path, scenarios: Path, args: argparse.Namespace, name: str = "baseline"
+    model: Path,
+    scenarios: Path,
+    args: argparse.Namespace,
+    name: str = "baseline",
+    patched: bool = False,
 ) -> dict[str, Any]:
-    """A bare `rasa run` (REST channel, in-memory tracker, no action server)."""
+    """A bare `rasa run` (REST channel, in-memory tracker, no action server); `patched`:
+    started as the project starts Rasa, with deploy/rasa_patches installed."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     endpoints = WORK / "baseline-endpoints.yml"  # no action server; in-memory stores
     endpoints.write_text("lock_store:\n  type: in_memory\n")
     with (WORK / "baseline-rasa.log").open("w") as handle:
+        rasa = [sys.executable, "-m", "deploy.rasa_main"] if patched else [
+            str(Path(sys.executable).parent / "rasa")
+        ]
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "rasa"), "run", "--model", str(model),
+            [*rasa, "run", "--model", str(model),
              "--port", str(port), "--interface", "127.0.0.1", "--credentials",
              "credentials.yml", "--endpoints", str(endpoints)],
             cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
@@ -381,6 +390,8 @@ def main() -> None:
     parser.add_argument("--extra-customers", type=int, default=10000)
     parser.add_argument("--conversations", type=int, default=4000)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--patched-bare", action="store_true",
+                        help="also bare Rasa with the project's Rasa patches, at K=20")
     parser.add_argument("--model", default=None, help="a trained model (default: train.py's)")
     parser.add_argument("--baseline-model", default=None, help="default: bench/baseline.py's")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
@@ -428,6 +439,10 @@ def main() -> None:
             # The machine is shared: the baseline once more after the system, so that drift
             # in between shows, and the ratios use the mean of both (bench/report.py).
             runs.append(bench_baseline(baseline_model, scenarios, args, "baseline-after"))
+            if args.patched_bare:
+                at_target = argparse.Namespace(**{**vars(args), "levels": [TARGET_LEVEL]})
+                runs.append(bench_baseline(baseline_model, scenarios, at_target,
+                                           PATCHED_BARE, patched=True))
         plans = hot_query_plans(services)
     finally:
         services.stop()

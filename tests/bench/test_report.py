@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import report
 from bench.report import write_report
 
 
@@ -58,3 +59,16 @@ def test_a_single_baseline_run_is_the_reference() -> None:
     assert "throughput 71% of the baseline's (met, target ≥ 70%)" in report
     cpu_section = report.split("## CPU per answered turn")[1].split("## ")[0]
     assert "(not measured in this run)" in cpu_section  # no CPU figures were given
+
+
+def test_patched_bare_rasa_is_compared_not_judged() -> None:
+    """The patched bare Rasa (an extra reference) gets ratios but no target verdict."""
+    runs = [
+        {"name": "baseline", "levels": [{"concurrency": 20, "p50_ms": 200.0,
+                                         "throughput_tps": 80.0}]},
+        {"name": report.PATCHED_BARE, "levels": [{"concurrency": 20, "p50_ms": 160.0,
+                                                  "throughput_tps": 100.0}]},
+    ]
+    (line,) = report.target_lines(runs)
+    assert line.startswith("- for comparison, bare Rasa with the project's Rasa patches")
+    assert "median 0.80×" in line and "125%" in line and "met" not in line
