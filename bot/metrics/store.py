@@ -21,6 +21,7 @@ from bot.metrics import models
 from bot.metrics.models import Contact
 from bot.metrics.records import ContactRecord
 from bot.metrics.topics import FALLBACK_INTENT, topic_of
+from bot.store.conversations import read_conversation
 from bot.store.db import Database
 from bot.store.models import Agent, Conversation, Handoff, Message
 from bot.store.records import ConversationRecord
@@ -344,11 +345,8 @@ class ContactStore:
         """
 
         def work(session: Session) -> ContactRecord | None:
-            conv = session.get(Conversation, conversation_id)
-            if conv is None:
-                return None
             row = _open_row(session.connection(), conversation_id, closing.at)
-            if row is None:
+            if row is None:  # no open contact (or no such conversation)
                 return None
             if last_customer_message_id is not None:
                 newest = session.execute(
@@ -373,7 +371,6 @@ class ContactStore:
                 .values(state="resolved", updated_at=closing.at)
                 .execution_options(synchronize_session=False)
             ).rowcount
-            session.expire(conv)
             if not moved:
                 return None
             return self._close_row(session, row, closing)
@@ -382,7 +379,8 @@ class ContactStore:
 
     @staticmethod
     def _close_row(session: Session, row: dict[str, Any], closing: Closing) -> ContactRecord:
-        conv = session.get(Conversation, row["conversation_id"])
+        found = read_conversation(session.connection(), row["conversation_id"])
+        conv = ConversationRecord.from_row(found) if found else None
         handoff_intents = [
             i
             for (i,) in session.execute(

@@ -104,7 +104,7 @@ _AGENT_NAMES = select(_agents.c.id, _agents.c.display_name).where(
 )
 
 
-def _conversation(conn: Connection, conversation_id: str) -> dict[str, Any] | None:
+def read_conversation(conn: Connection, conversation_id: str) -> dict[str, Any] | None:
     """The conversation's row (all columns by name), or None."""
     row = conn.execute(_CONVERSATION_BY_ID, {"id": conversation_id}).first()
     return dict(row._mapping) if row is not None else None
@@ -274,8 +274,8 @@ class ConversationStore:
         """Return one conversation or None."""
 
         def work(session: Session) -> ConversationRecord | None:
-            row = session.get(Conversation, conversation_id)
-            return ConversationRecord.of(row) if row else None
+            row = read_conversation(session.connection(), conversation_id)
+            return ConversationRecord.from_row(row) if row else None
 
         return await self._db.run(work)
 
@@ -383,7 +383,7 @@ class ConversationStore:
 
         def work(session: Session) -> list[MessageRecord]:
             conn = session.connection()
-            conv = _conversation(conn, conversation_id)
+            conv = read_conversation(conn, conversation_id)
             records = _insert_messages(conn, conv, conversation_id, messages, reply_to_id)
             if reply_to_id is not None:
                 _mark_processed(conn, reply_to_id)
@@ -415,7 +415,7 @@ class ConversationStore:
 
         def work(session: Session) -> Answered:
             conn = session.connection()
-            conv = _conversation(conn, conversation_id)
+            conv = read_conversation(conn, conversation_id)
             assert conv is not None
             records = _insert_messages(conn, conv, conversation_id, replies, message_id)
             _mark_processed(conn, message_id)
