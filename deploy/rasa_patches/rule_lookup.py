@@ -52,7 +52,7 @@ class _Answers:
     """The rules found for each tail of states, for one lookup (kept alive here, so that
     its id cannot be reused; a lookup changed in size is a new one)."""
 
-    LIMIT = 50_000
+    LIMIT = 10_000  # tails remembered per lookup, so that memory stays bounded
 
     def __init__(self, lookup: dict[str, str]) -> None:
         self.lookup = lookup
