@@ -187,7 +187,8 @@ async def test_a_handoff_reads_the_queue_only_where_a_waiting_customer_is_connec
     assert not any(_QUEUE_READ.search(s) for s in cost.statements), cost.statements
 
     class Tab:  # a connected customer's socket
-        frames: list[dict[str, Any]] = []
+        def __init__(self) -> None:
+            self.frames: list[dict[str, Any]] = []
 
         def send(self, frame: dict[str, Any]) -> None:
             self.frames.append(frame)
