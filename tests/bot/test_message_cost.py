@@ -71,18 +71,18 @@ class Meter:
 
     def __init__(self, engine: Any) -> None:
         self.cost = Cost()
-        self._on = False
+        self.on = False
         event.listen(engine, "commit", self._commit)
         event.listen(engine, "rollback", self._commit)
         event.listen(engine, "before_cursor_execute", self._statement)
 
     def _commit(self, _connection: Any) -> None:
-        if self._on:
+        if self.on:
             self.cost.transactions += 1
 
     def _statement(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         # SQLite's BEGIN IMMEDIATE (bot/store/db.py) is part of the transaction, not a query.
-        if self._on and not statement.lstrip().upper().startswith("BEGIN"):
+        if self.on and not statement.lstrip().upper().startswith("BEGIN"):
             self.cost.statements.append(statement)
 
     async def measure(
@@ -90,12 +90,12 @@ class Meter:
     ) -> tuple[HandledMessage, Cost]:
         """Handle one message and let its queued listeners finish; return what it cost."""
         self.cost = Cost()
-        self._on = True
+        self.on = True
         try:
             result = await gateway.conversations.handle(inbound)
             await gateway.bus.join()
         finally:
-            self._on = False
+            self.on = False
         return result, self.cost
 
 
@@ -170,34 +170,37 @@ async def test_a_repeated_message_is_answered_from_the_store(gateway: Gateway) -
     assert repeat_cost.transactions <= REPEATED_MESSAGE_TRANSACTIONS, repeat_cost
 
 
-_QUEUE_READ = re.compile(r"FROM handoffs JOIN conversations", re.IGNORECASE)
+class Tab:
+    """A connected customer's socket (what the hub calls on it)."""
+
+    def __init__(self) -> None:
+        self.frames: list[dict[str, Any]] = []
+
+    def send(self, frame: dict[str, Any]) -> None:
+        self.frames.append(frame)
+
+
+QUEUE_READ = re.compile(r"FROM handoffs JOIN conversations", re.IGNORECASE)
 
 
 async def test_a_handoff_reads_the_queue_only_where_a_waiting_customer_is_connected(
     gateway: Gateway,
 ) -> None:
-    """Each queue change tells every instance; an instance with no waiting customer
-    connected reads nothing. (With several instances sharing pushes through Redis, one of
-    them used to read the whole queue for every change and push every waiting customer's
-    place to all of them: tests/production/test_gateways_share.py covers that wiring.)"""
+    """One instance, pushes in memory: a queue change reads nothing while no waiting
+    customer is connected, and one read refreshes a connected one. (Shared through Redis,
+    where the old code read the whole queue on every change:
+    tests/production/test_queue_refresh.py.)"""
     meter = Meter(gateway.stores.db.engine)
     handed, cost = await meter.measure(gateway, message("转人工", "h1"))
     await asyncio.sleep(0.2)  # the refresh runs after the change's signal
     assert handed.conversation.state == "queued"
-    assert not any(_QUEUE_READ.search(s) for s in cost.statements), cost.statements
-
-    class Tab:  # a connected customer's socket
-        def __init__(self) -> None:
-            self.frames: list[dict[str, Any]] = []
-
-        def send(self, frame: dict[str, Any]) -> None:
-            self.frames.append(frame)
+    assert not any(QUEUE_READ.search(s) for s in cost.statements), cost.statements
 
     tab = Tab()
     gateway.hub.add_customer(handed.conversation.id, tab)  # type: ignore[arg-type]
-    meter.cost, meter._on = Cost(), True
+    meter.cost, meter.on = Cost(), True
     gateway.hub.signal("queue")
     await asyncio.sleep(0.2)
-    meter._on = False
-    assert sum(1 for s in meter.cost.statements if _QUEUE_READ.search(s)) == 1
+    meter.on = False
+    assert sum(1 for s in meter.cost.statements if QUEUE_READ.search(s)) == 1
     assert tab.frames and tab.frames[-1]["queue"]["position"] == 1
