@@ -24,6 +24,7 @@ from bench.run import (
     PG_STATS,
     WORK,
     admin_psql,
+    empty_conversation_databases,
     loadgen_command,
     profile_groups,
     start_bench_profile,
@@ -64,6 +65,7 @@ def main() -> None:
     services = start_services(WORK / "services")
     statements = ""
     try:
+        empty_conversation_databases(services)
         profile = start_bench_profile(
             services, WORK / "cpu-split", args.rasa_replicas, args.gateways, model
         )

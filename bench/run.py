@@ -272,6 +272,17 @@ def admin_psql(services: Services, database: str, sql: str) -> str:
     return result.stdout
 
 
+def empty_conversation_databases(services: Services) -> None:
+    """Drops and recreates the gateway's and Rasa's databases.
+
+    Conversations left by earlier runs would otherwise go quiet and be swept (closed) by
+    the gateway during the measured window, work that a fresh shop does not have.
+    """
+    for database in ("gateway", "rasa"):
+        admin_psql(services, "postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        admin_psql(services, "postgres", f"CREATE DATABASE {database} OWNER shop")
+
+
 def hot_query_plans(services: Services, limit: int = 8) -> list[dict[str, Any]]:
     """Generic plans of the most frequent shop-data SELECTs seen during the run."""
     engine = create_engine(services.psql_url("shop"), future=True)
@@ -412,9 +423,7 @@ def main() -> None:
     services = start_services(WORK / "services")
     try:
         admin_psql(services, "shop", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        for database in ("gateway", "rasa"):  # conversations of earlier runs: start empty
-            admin_psql(services, "postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-            admin_psql(services, "postgres", f"CREATE DATABASE {database} OWNER shop")
+        empty_conversation_databases(services)
         sizes = grow_shop_database(services, args.extra_customers)
         log(f"shop database: {sizes}")
         customers = sample_customers(services.env["DATABASE_URL"], 500)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 import time
 import weakref
@@ -33,6 +32,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import bindparam, func, insert, or_, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql import Executable
+
+from deploy import wire_json
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
             "timestamp": data.get("timestamp"),
             "intent_name": data.get("parse_data", {}).get("intent", {}).get("name"),
             "action_name": data.get("name"),
-            "data": json.dumps(data),
+            "data": wire_json.dumps(data),
         }
 
     def _unsaved_events(self, tracker: DialogueStateTracker) -> list[Event]:
@@ -167,7 +168,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
             return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
         with self.engine.connect() as connection:
             rows = connection.execute(self._latest_session, {"sender_id": sender_id})
-            stored = [json.loads(data) for (data,) in rows]
+            stored = [wire_json.loads(data) for (data,) in rows]
         if self.domain and stored:
             return DialogueStateTracker.from_dict(sender_id, stored, self.domain.slots)
         return None

@@ -14,6 +14,8 @@ Each was found with py-spy under load (docs/performance.md) and keeps Rasa's beh
   run in process instead of on the action server.
 - `graph_runner`: the model graph run node after node in an order worked out once, not
   scheduled by dask on every call.
+- `action_domain`: the domain for the action server built once per model, without the
+  responses it never reads.
 
 The production tracker store (deploy/tracker_store.py) is configured, not patched in.
 """
@@ -21,6 +23,7 @@ The production tracker store (deploy/tracker_store.py) is configured, not patche
 from __future__ import annotations
 
 from deploy.rasa_patches import (
+    action_domain,
     action_responses,
     connections,
     event_types,
@@ -39,6 +42,7 @@ PATCHES: tuple[Patch, ...] = (
     *rule_lookup.PATCHES,
     *graph_runner.PATCHES,
     *session_start.PATCHES,
+    *action_domain.PATCHES,
 )
 
 

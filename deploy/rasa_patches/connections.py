@@ -8,24 +8,23 @@ connections are kept alive for less time than the action server (Sanic, 5 s) kee
 so the client never reuses a connection the server is closing. A server that died closes
 its sockets, and aiohttp drops closed connections before reusing one.
 
-Bodies are written as compact UTF-8 JSON (no spaces, Chinese not escaped to `\\uXXXX`):
-the whole tracker goes to the action server on every call, and this makes it about a third
-smaller for a Chinese conversation, with the same parsed value.
+Bodies are written as compact UTF-8 JSON (no spaces, Chinese not escaped to `\\uXXXX`) by
+orjson (`deploy/wire_json.py`): the whole tracker goes to the action server on every call,
+and this makes it about a third smaller for a Chinese conversation, with the same parsed
+value, in a fifth of the standard library's time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
 import weakref
 
 import aiohttp
 from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
 
+from deploy import wire_json
 from deploy.rasa_patches.patching import Patch
 
-_compact_json = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 KEEP_ALIVE_SECONDS = 2.0  # below the action server's keep-alive timeout (Sanic: 5 s)
 # event loop -> (headers, basic auth) -> its session; a closed loop's sessions go with it
 _sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[object, aiohttp.ClientSession]]
@@ -58,7 +57,7 @@ def _session(self: EndpointConfig) -> _KeptSession:
             auth=aiohttp.BasicAuth(basic["username"], basic["password"]) if basic else None,
             timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
             connector=aiohttp.TCPConnector(keepalive_timeout=KEEP_ALIVE_SECONDS),
-            json_serialize=_compact_json,
+            json_serialize=wire_json.dumps,
         )
         sessions[key] = session
     return _KeptSession(session)
