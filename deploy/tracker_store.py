@@ -25,11 +25,13 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
-from rasa.core.tracker_store import SQLTrackerStore
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import bindparam, func, insert, or_, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql import Executable
 
@@ -71,6 +73,20 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         self._found_nothing: set[str] = set()
         super().__init__(domain=domain, host=host, **kwargs)
         self._insert_events, self._latest_session = self._statements()
+        self._reader = self._autocommit_engine()
+
+    def _autocommit_engine(self) -> Engine:
+        """An engine for the one-statement read of a tracker, on PostgreSQL in autocommit.
+
+        psycopg2 opens a transaction with its own `BEGIN` round trip before the first
+        statement, and the pool ends it with a `ROLLBACK`: three round trips for one
+        SELECT. Under READ COMMITTED a lone statement sees the same snapshot either way.
+        A separate pool, so that no connection switches modes (which costs a `SET`).
+        """
+        url = self.engine.url
+        if url.get_backend_name() != "postgresql":
+            return self.engine
+        return sa.create_engine(url, isolation_level="AUTOCOMMIT", **create_engine_kwargs(url))
 
     def _statements(self) -> tuple[Executable, Executable]:
         """The hot statements, built once: a statement object reused across calls keeps
@@ -166,7 +182,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         """Rasa's read of the latest session (the same rows, in id order) in Core SQL."""
         if fetch_events_from_all_sessions:
             return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
-        with self.engine.connect() as connection:
+        with self._reader.connect() as connection:
             rows = connection.execute(self._latest_session, {"sender_id": sender_id})
             stored = [wire_json.loads(data) for (data,) in rows]
         if self.domain and stored:

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'shop.db'}"
 
+T = TypeVar("T")
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
@@ -50,8 +52,8 @@ def build_engine(url: str) -> Engine:
         if not database or database == ":memory:":
             # One shared connection, or every worker thread would see its own empty database.
             kwargs["poolclass"] = StaticPool
-    else:
-        kwargs["pool_pre_ping"] = True
+    # No pool_pre_ping (a `SELECT 1` round trip per call): a pooled connection that a
+    # database restart killed fails its first statement, and `run_in_session` retries.
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
@@ -68,12 +70,54 @@ def get_engine(url: str | None = None) -> Engine:
         return engine
 
 
+def reader_engine(engine: Engine) -> Engine:
+    """The engine for read-only calls: on PostgreSQL, a twin in autocommit, built once.
+
+    psycopg2 opens a transaction with its own `BEGIN` round trip and the session ends it
+    with another; under READ COMMITTED each statement of a read sees its own snapshot
+    either way. A separate pool, so that no connection switches modes (a `SET` each time).
+    """
+    if engine.dialect.name != "postgresql":
+        return engine
+    key = f"autocommit:{engine.url.render_as_string(hide_password=False)}"
+    with _lock:
+        reader = _engines.get(key)
+        if reader is None:
+            reader = _engines[key] = create_engine(
+                engine.url, future=True, isolation_level="AUTOCOMMIT"
+            )
+        return reader
+
+
 def dispose_engines() -> None:
     """Disposes and forgets every cached engine (tests, shutdown)."""
     with _lock:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+
+
+def run_in_session(engine: Engine, work: Callable[[Session], T]) -> T:
+    """Runs ``work`` in one session and commits it; once more on a fresh connection if
+    the first one was found dead (a database restart) before anything was committed.
+
+    A commit that fails is not retried: it may have been applied.
+    """
+    for attempt in range(2):
+        with Session(engine, future=True, expire_on_commit=False) as session:
+            try:
+                result = work(session)
+            except DBAPIError as exc:
+                session.rollback()
+                if attempt == 0 and exc.connection_invalidated:
+                    continue  # SQLAlchemy dropped the dead connections: the retry connects
+                raise
+            except BaseException:
+                session.rollback()
+                raise
+            session.commit()
+            return result
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @contextmanager

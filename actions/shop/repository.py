@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql import Select
 
 from actions.shop import policy
-from actions.shop.db import get_engine, session_scope
+from actions.shop.db import get_engine, reader_engine, run_in_session
 from actions.shop.dto import (
     AfterSalesCase,
     Coupon,
@@ -286,15 +286,15 @@ class ShopRepository:
 
     def __init__(self, engine: Engine | None = None) -> None:
         self.engine: Engine = engine or get_engine()
+        self._reader = reader_engine(self.engine)
 
     async def _run(self, work: Callable[[Session], T]) -> T:
         """Runs ``work`` in a worker thread inside one committed session."""
+        return await asyncio.to_thread(run_in_session, self.engine, work)
 
-        def call() -> T:
-            with session_scope(self.engine) as session:
-                return work(session)
-
-        return await asyncio.to_thread(call)
+    async def _read(self, work: Callable[[Session], T]) -> T:
+        """Runs read-only ``work`` in a worker thread (in autocommit on PostgreSQL)."""
+        return await asyncio.to_thread(run_in_session, self._reader, work)
 
     async def _run_with_new_id(self, work: Callable[[Session], T]) -> T:
         """Like :meth:`_run`, retrying when a concurrently generated id collided."""
@@ -316,7 +316,7 @@ class ShopRepository:
             row = s.get(CustomerRow, customer_id)
             return customer_dto(row) if row else None
 
-        return await self._run(work)
+        return await self._read(work)
 
     async def get_customer_by_openid(self, openid: str) -> Customer | None:
         """The customer bound to a WeChat ``openid``, or None."""
@@ -329,14 +329,14 @@ class ShopRepository:
 
         if not openid:
             return None
-        return await self._run(work)
+        return await self._read(work)
 
     # --- orders ------------------------------------------------------------------------
 
     async def get_order(self, order_id: str) -> Order | None:
         """The order with items, address and latest shipment, or None."""
 
-        return await self._run(lambda s: _read_order(s.connection(), order_id))
+        return await self._read(lambda s: _read_order(s.connection(), order_id))
 
     async def list_orders(self, customer_id: str, limit: int = 5) -> list[Order]:
         """The customer's most recent orders, newest first (never anyone else's)."""
@@ -348,7 +348,7 @@ class ShopRepository:
 
         if not customer_id:
             return []
-        return await self._run(work)
+        return await self._read(work)
 
     async def find_order_by_tracking_no(self, tracking_no: str) -> Order | None:
         """The order shipped under ``tracking_no``, or None."""
@@ -359,7 +359,7 @@ class ShopRepository:
             order_id = found.scalar()
             return None if order_id is None else _read_order(connection, order_id)
 
-        return await self._run(work)
+        return await self._read(work)
 
     async def cancel_order(self, order_id: str, reason: str, now: datetime | None = None) -> Order:
         """Cancels an order not yet shipped; raises NotAllowed (``already_shipped``,
@@ -430,7 +430,7 @@ class ShopRepository:
             ).scalar()
 
         given = re.sub(r"\D", "", last4 or "")
-        phone = await self._run(work) if order_id else None
+        phone = await self._read(work) if order_id else None
         expected = re.sub(r"\D", "", phone or "")[-4:]
         same = hmac.compare_digest((expected or "\x00" * 4).encode(), given.encode())
         return same and len(expected) == 4 and len(given) == 4
@@ -514,7 +514,7 @@ class ShopRepository:
             stmt = stmt.order_by(ReturnRow.created_at.desc(), ReturnRow.id.desc())
             return [return_dto(r) for r in s.execute(stmt).scalars().all()]
 
-        return await self._run(work)
+        return await self._read(work)
 
     async def get_return(self, return_id: str) -> ReturnRequest | None:
         """The return request with ``return_id``, or None."""
@@ -523,7 +523,7 @@ class ShopRepository:
             row = s.get(ReturnRow, return_id)
             return return_dto(row) if row else None
 
-        return await self._run(work)
+        return await self._read(work)
 
     # --- after-sales cases and handoffs --------------------------------------------------
 
@@ -606,7 +606,7 @@ class ShopRepository:
             ).scalars()
             return [handoff_dto(row) for row in rows]
 
-        return await self._run(work)
+        return await self._read(work)
 
     # --- loyalty -------------------------------------------------------------------------
 
@@ -640,7 +640,7 @@ class ShopRepository:
                 expiring_on=first,
             )
 
-        return await self._run(work)
+        return await self._read(work)
 
     async def list_coupons(
         self,
@@ -661,4 +661,4 @@ class ShopRepository:
             stmt = stmt.order_by(CouponRow.expires_on, CouponRow.code)
             return [coupon_dto(r) for r in s.execute(stmt).scalars().all()]
 
-        return await self._run(work)
+        return await self._read(work)

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from rasa.core.lock_store import LockStore
 from rasa.core.tracker_store import TrackerStore
 from rasa.core.utils import AvailableEndpoints
@@ -114,6 +115,30 @@ def test_two_servers_share_trackers_and_locks(
     assert asyncio.run(two_servers()) == ["a in", "a out", "b in", "b out"]
     assert not lock_a.degraded and not lock_b.degraded
     assert not lock_a.red.keys("*mutex*")  # given back, not left to expire
+
+
+def test_tracker_reads_run_in_autocommit_and_survive_killed_connections(
+    prod_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tracker read is one statement on a connection in autocommit (no BEGIN/ROLLBACK
+    round trips); its pool, killed by the server, is replaced by the store's retry."""
+    endpoints = read_prod_endpoints(monkeypatch, endpoint_env(prod_services))
+    store = TrackerStore.create(endpoints.tracker_store, DOMAIN)
+    assert isinstance(store, ResilientSQLTrackerStore)
+    sender = f"auto-{uuid.uuid4().hex[:8]}"
+    tracker = DialogueStateTracker(sender, DOMAIN.slots)
+    tracker.update(SlotSet("order_id", "DD202611010002"))
+    asyncio.run(store.save(tracker))
+    assert asyncio.run(store.retrieve(sender)).get_slot("order_id") == "DD202611010002"
+    with store._reader.connect() as connection:
+        assert connection.connection.dbapi_connection.autocommit is True
+    with store.engine.connect() as connection:
+        killed = connection.execute(
+            sa.text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        ).scalar_one()
+    assert killed >= 1
+    assert asyncio.run(store.retrieve(sender)).get_slot("order_id") == "DD202611010002"
 
 
 def test_lock_store_keeps_going_without_redis() -> None:
