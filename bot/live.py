@@ -114,8 +114,8 @@ class LiveHub:
     async def close(self) -> None:
         """Nothing to close in memory."""
 
-    def add_customer(self, conversation_id: str, peer: Peer) -> None:
-        """Deliver a conversation's pushes to ``peer``."""
+    async def add_customer(self, conversation_id: str, peer: Peer) -> None:
+        """Deliver a conversation's pushes to ``peer`` (every push made after this returns)."""
         self._customers.setdefault(conversation_id, set()).add(peer)
 
     def remove_customer(self, conversation_id: str, peer: Peer) -> None:
@@ -126,8 +126,8 @@ class LiveHub:
             if not peers:
                 del self._customers[conversation_id]
 
-    def add_agent(self, peer: AgentPeer) -> None:
-        """Register an inbox connection."""
+    async def add_agent(self, peer: AgentPeer) -> None:
+        """Register an inbox connection (it gets every push made after this returns)."""
         self._agents.add(peer)
 
     def remove_agent(self, peer: AgentPeer) -> None:

@@ -259,7 +259,7 @@ class WidgetConnection:
         self._conversation_id = conversation_id
         if self._peer.closed:
             return  # the socket is gone; the message is still handled
-        self._channel.hub.add_customer(conversation_id, self._peer)
+        await self._channel.hub.add_customer(conversation_id, self._peer)
         state = await self._channel.port.describe(conversation_id) or {"state": "bot"}
         self._peer.send({**state, "type": "welcome", "conversation_id": conversation_id})
 

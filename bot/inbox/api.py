@@ -342,7 +342,7 @@ class InboxApi:
                 await ws.close(4401, "login required")
                 return
             peer = AgentPeer(ws, agent)
-            self._hub.add_agent(peer)
+            await self._hub.add_agent(peer)
             peer.send({"type": "hello", "agent": agent.public()})
             try:
                 while not peer.closed:

@@ -197,7 +197,7 @@ async def test_a_handoff_reads_the_queue_only_where_a_waiting_customer_is_connec
     assert not any(QUEUE_READ.search(s) for s in cost.statements), cost.statements
 
     tab = Tab()
-    gateway.hub.add_customer(handed.conversation.id, tab)  # type: ignore[arg-type]
+    await gateway.hub.add_customer(handed.conversation.id, tab)  # type: ignore[arg-type]
     meter.cost, meter.on = Cost(), True
     gateway.hub.signal("queue")
     await asyncio.sleep(0.2)

@@ -288,14 +288,14 @@ async def test_pushes_made_together_cross_in_few_redis_messages_in_order(
     url, channel = prod_services.env["REDIS_URL"], f"test:live:{uuid.uuid4().hex}"
     sender, receiver = RedisLiveHub(url, channel), RedisLiveHub(url, channel)
     spy = aioredis.from_url(url).pubsub()
-    await spy.subscribe(channel)
+    await spy.psubscribe(f"{channel}:*")
     await sender.start()
     await receiver.start()
     try:
         await asyncio.wait_for(sender.subscribed.wait(), 10)
         await asyncio.wait_for(receiver.subscribed.wait(), 10)
         socket = RecordingSocket()
-        receiver.add_customer("c1", Peer(socket))
+        await receiver.add_customer("c1", Peer(socket))
         for n in range(200):  # one burst (below a connection's 256 pending frames)
             sender.to_customer("c1", {"type": "message", "n": n})
         for _ in range(100):
@@ -312,3 +312,68 @@ async def test_pushes_made_together_cross_in_few_redis_messages_in_order(
         await sender.close()
         await receiver.close()
         await spy.close()
+
+
+async def test_an_instance_listens_only_to_the_audiences_it_holds(prod_services: Services) -> None:
+    """Pushes for a conversation reach only the instances holding one of its sockets, and
+    inbox pushes only those holding an inbox: no instance parses every push of every other
+    (with one shared channel the work grew with the square of the instances)."""
+    import redis.asyncio as aioredis
+
+    from bot.live import AgentPeer, Peer
+    from bot.live_redis import RedisLiveHub
+    from bot.store.records import AgentRecord
+
+    url, channel = prod_services.env["REDIS_URL"], f"test:live:{uuid.uuid4().hex}"
+    first, second = RedisLiveHub(url, channel), RedisLiveHub(url, channel)
+    redis = aioredis.from_url(url)
+
+    async def listeners(name: str) -> int:
+        ((_, count),) = await redis.pubsub_numsub(f"{channel}:{name}")
+        return int(count)
+
+    await first.start()
+    await second.start()
+    try:
+        await asyncio.wait_for(first.subscribed.wait(), 10)
+        await asyncio.wait_for(second.subscribed.wait(), 10)
+        assert await listeners("instances") == 2  # signals reach every instance
+        assert await listeners("customer:c1") == 0 and await listeners("agents") == 0
+
+        socket = RecordingSocket()
+        peer = Peer(socket)
+        await second.add_customer("c1", peer)
+        assert await listeners("customer:c1") == 1  # confirmed before add_customer returned
+        first.to_customer("c1", {"type": "message", "n": 1})
+        first.to_customer("c2", {"type": "message", "n": 2})  # nobody holds c2
+        for _ in range(50):
+            if socket.sent:
+                break
+            await asyncio.sleep(0.05)
+        assert socket.sent == [{"type": "message", "n": 1}]
+
+        agent_socket = RecordingSocket()
+        account = AgentRecord(id=1, username="a", display_name="A", role="agent", active=True)
+        agent = AgentPeer(agent_socket, account)
+        await first.add_agent(agent)
+        assert await listeners("agents") == 1
+        second.to_agents({"type": "queue", "n": 3})
+        for _ in range(50):
+            if agent_socket.sent:
+                break
+            await asyncio.sleep(0.05)
+        assert agent_socket.sent == [{"type": "queue", "n": 3}]
+
+        second.remove_customer("c1", peer)
+        first.remove_agent(agent)
+        for _ in range(50):
+            if await listeners("customer:c1") == 0 and await listeners("agents") == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert await listeners("customer:c1") == 0 and await listeners("agents") == 0
+        peer.stop()
+        agent.stop()
+    finally:
+        await first.close()
+        await second.close()
+        await redis.close()

@@ -57,7 +57,7 @@ async def test_a_queue_change_reads_the_queue_only_where_a_waiting_customer_is_c
     assert not any(QUEUE_READ.search(s) for s in meter.cost.statements), meter.cost.statements
 
     tab = Tab()
-    shared_gateway.hub.add_customer(handed.conversation.id, tab)  # type: ignore[arg-type]
+    await shared_gateway.hub.add_customer(handed.conversation.id, tab)  # type: ignore[arg-type]
     meter.cost, meter.on = Cost(), True
     shared_gateway.hub.signal("queue")
     for _ in range(50):
