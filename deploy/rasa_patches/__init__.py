@@ -16,6 +16,9 @@ Each was found with py-spy under load (docs/performance.md) and keeps Rasa's beh
   scheduled by dask on every call.
 - `action_domain`: the domain for the action server built once per model, without the
   responses it never reads.
+- `prediction_states`: the dialogue states made once per rule prediction (it searched the
+  rules twice, each time replaying the conversation).
+- `slot_copy`: slots copied directly instead of through `copy.copy`'s generic protocol.
 
 The production tracker store (deploy/tracker_store.py) is configured, not patched in.
 """
@@ -29,8 +32,10 @@ from deploy.rasa_patches import (
     event_types,
     graph_runner,
     language_slot,
+    prediction_states,
     rule_lookup,
     session_start,
+    slot_copy,
 )
 from deploy.rasa_patches.patching import Patch, apply, revert
 
@@ -43,6 +48,8 @@ PATCHES: tuple[Patch, ...] = (
     *graph_runner.PATCHES,
     *session_start.PATCHES,
     *action_domain.PATCHES,
+    *prediction_states.PATCHES,
+    *slot_copy.PATCHES,
 )
 
 

@@ -295,3 +295,31 @@ def test_remembered_rules_are_rasas_for_every_history(original) -> None:
         lookup.pop(next(iter(lookup)))
         theirs = rule_lookup._original_get_possible_keys(policy, lookup, tail or history)
         assert rule_lookup._get_possible_keys(policy, lookup, tail or history) == theirs
+
+
+def test_slots_copy_as_copy_copy_made_them(original) -> None:
+    import copy as copy_module
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.slots import Slot
+
+    from deploy.rasa_patches import slot_copy
+
+    protocol = ("__slots__", "__getstate__", "__setstate__", "__reduce__", "__reduce_ex__",
+                "__copy__")
+    for cls in [Slot, *all_subclasses(Slot)]:  # what the fast copy relies on
+        for klass in cls.__mro__[:-1]:  # object's own reduce is the generic one
+            own = {name: vars(klass)[name] for name in protocol if name in vars(klass)}
+            if klass is Slot:
+                own.pop("__copy__", None)  # the patch itself
+            assert own in ({}, {"__slots__": ()}), (cls, klass, own)  # abc.ABC: no slots
+    assert Slot.__copy__ is slot_copy.__copy__
+    domain = Domain.load("domain")
+    assert len(domain.slots) > 10
+    for slot in domain.slots:
+        slot.value = ["DD1"] if slot.type_name == "list" else slot.value
+        ours = copy_module.copy(slot)
+        theirs = copy_module._reconstruct(slot, None, *slot.__reduce_ex__(4))
+        assert type(ours) is type(theirs) is type(slot) and ours is not slot
+        assert vars(ours) == vars(theirs) == vars(slot) and vars(ours) is not vars(slot)
+        assert ours.value is slot.value  # shallow, as copy.copy
