@@ -159,3 +159,28 @@ def test_masking_for_the_card() -> None:
     data = masked({"recipient_phone": "13800138000", "address": "上海市浦东新区张江路88号"})
     assert data["recipient_phone"] == "138****8000"
     assert "张江路88号" not in data["address"]
+
+
+def test_a_verified_token_is_not_decoded_again_but_still_expires(monkeypatch) -> None:  # noqa: ANN001
+    from bot import identity
+
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def counting(token, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        decoded.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(identity.jwt, "decode", counting)
+    token = issue_customer_token("C1002", SECRET, ttl=timedelta(seconds=2))
+    assert [verify_customer_token(token, SECRET) for _ in range(3)] == ["C1002"] * 3
+    assert decoded == [token]  # the signature was checked once
+    assert verify_customer_token(token, "another-secret-that-is-long-enough-too") is None
+    middle = len(token) - 20  # inside the signature, whose every character counts
+    forged = token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :]
+    assert verify_customer_token(forged, SECRET) is None
+    import time as clock
+
+    clock.sleep(2.1)  # past its expiry
+    assert verify_customer_token(token, SECRET) is None
+    assert (SECRET, token) not in identity._verified
