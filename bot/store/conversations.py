@@ -6,6 +6,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Table, and_, bindparam, insert, select, update
@@ -93,6 +94,13 @@ _CONVERSATION_BY_SENDER = (
 )
 _INSERT_CONVERSATION = insert(_conversations)
 _UPDATE_CONVERSATION = update(_conversations).where(_conversations.c.id == bindparam("b_id"))
+# PostgreSQL: move the conversation's last message time and read its row in one statement.
+_TOUCH_RETURNING = (
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("b_id"))
+    .values(last_message_at=bindparam("b_at"))
+    .returning(*_conversations.c)
+)
 # ``return_defaults`` of the key: one INSERT for several rows where the driver returns
 # their keys (see ``insert_ids``).
 _INSERT_MESSAGE = insert(_messages).return_defaults(_messages.c.id)
@@ -108,6 +116,22 @@ def read_conversation(conn: Connection, conversation_id: str) -> dict[str, Any] 
     """The conversation's row (all columns by name), or None."""
     row = conn.execute(_CONVERSATION_BY_ID, {"id": conversation_id}).first()
     return dict(row._mapping) if row is not None else None
+
+
+def _touch(conn: Connection, conversation_id: str, at: datetime) -> dict[str, Any] | None:
+    """Set the conversation's ``last_message_at`` (messages are stored in it now) and
+    return its row as it is then; None if there is no such conversation.
+
+    One ``UPDATE .. RETURNING`` on PostgreSQL (SQLAlchemy 1.4 builds it for no other of
+    our dialects), a read and an update elsewhere.
+    """
+    if conn.dialect.name == "postgresql":
+        row = conn.execute(_TOUCH_RETURNING, {"b_id": conversation_id, "b_at": at}).first()
+        return dict(row._mapping) if row is not None else None
+    conv = read_conversation(conn, conversation_id)
+    if conv is not None:
+        write_changes(conn, _UPDATE_CONVERSATION, conv, {"last_message_at": at})
+    return conv
 
 
 class _Opened(NamedTuple):
@@ -183,13 +207,14 @@ def _insert_messages(
     conversation_id: str,
     messages: Sequence[NewMessage],
     reply_to_id: int | None,
+    now: datetime,
 ) -> list[MessageRecord]:
-    """Insert ``messages`` in order and move the conversation's ``last_message_at``.
+    """Insert ``messages`` in order (the conversation was touched at ``now`` first, as
+    the ORM's flush wrote the parent row first).
 
     Returns:
         Their records, without agent names (see ``_with_names``).
     """
-    now = utcnow()
     rows = [
         _message_row(
             conversation_id,
@@ -204,8 +229,6 @@ def _insert_messages(
         )
         for m in messages
     ]
-    if conv is not None and rows:  # the parent row first, as the ORM's flush did
-        write_changes(conn, _UPDATE_CONVERSATION, conv, {"last_message_at": now})
     ids = insert_ids(conn, _INSERT_MESSAGE, rows)
     return [MessageRecord.from_row({**row, "id": id_}) for row, id_ in zip(rows, ids, strict=True)]
 
@@ -383,8 +406,9 @@ class ConversationStore:
 
         def work(session: Session) -> list[MessageRecord]:
             conn = session.connection()
-            conv = read_conversation(conn, conversation_id)
-            records = _insert_messages(conn, conv, conversation_id, messages, reply_to_id)
+            now = utcnow()
+            conv = _touch(conn, conversation_id, now)
+            records = _insert_messages(conn, conv, conversation_id, messages, reply_to_id, now)
             if reply_to_id is not None:
                 _mark_processed(conn, reply_to_id)
             return _with_names(conn, records)
@@ -415,9 +439,14 @@ class ConversationStore:
 
         def work(session: Session) -> Answered:
             conn = session.connection()
-            conv = read_conversation(conn, conversation_id)
+            now = utcnow()
+            conv = (
+                _touch(conn, conversation_id, now)
+                if replies
+                else read_conversation(conn, conversation_id)
+            )
             assert conv is not None
-            records = _insert_messages(conn, conv, conversation_id, replies, message_id)
+            records = _insert_messages(conn, conv, conversation_id, replies, message_id, now)
             _mark_processed(conn, message_id)
             if also is not None:
                 also(session)

@@ -31,13 +31,12 @@ from bot.store.records import ConversationRecord, MessageRecord
 
 
 @contextmanager
-def message_inserts(stores: Stores) -> Iterator[list[str]]:
-    """The INSERTs into ``messages`` run meanwhile."""
+def statements_run(stores: Stores) -> Iterator[list[str]]:
+    """The statements run meanwhile (upper case, on one line)."""
     seen: list[str] = []
 
     def listen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO MESSAGES"):
-            seen.append(statement)
+        seen.append(" ".join(statement.upper().split()))
 
     event.listen(stores.db.engine, "before_cursor_execute", listen)
     try:
@@ -80,7 +79,7 @@ async def core_records_match_orm(stores: Stores) -> None:
         NewMessage(author="system", text="已转人工"),
     ]
     turn: dict[str, ContactRecord | None] = {}
-    with message_inserts(stores) as inserts:
+    with statements_run(stores) as run:
         answered = await stores.conversations.answer(
             later.message.id,
             conv_id,
@@ -89,9 +88,16 @@ async def core_records_match_orm(stores: Stores) -> None:
                 contact=note_turn(session, conv_id, "ask_points", True, utcnow())
             ),
         )
-    # Several rows are one INSERT where the driver returns their keys (psycopg2).
+    # Several rows are one INSERT where the driver returns their keys (psycopg2), and the
+    # conversation is read by the UPDATE that moves its last message time (PostgreSQL).
+    postgres = stores.db.engine.dialect.name == "postgresql"
     multi = stores.db.engine.dialect.insert_executemany_returning
-    assert len(inserts) == (1 if multi else len(replies))
+    assert len([s for s in run if s.startswith("INSERT INTO MESSAGES")]) == (
+        1 if multi else len(replies)
+    )
+    reads = [s for s in run if s.startswith("SELECT") and "FROM CONVERSATIONS WHERE" in s]
+    returning = [s for s in run if s.startswith("UPDATE CONVERSATIONS") and "RETURNING" in s]
+    assert (len(reads), len(returning)) == ((0, 1) if postgres else (1, 0))
     assert [r.text for r in answered.replies] == [r.text for r in replies]
     assert answered.replies[1].agent_name == "王芳"
     assert answered.conversation.last_message_at == answered.replies[0].created_at
