@@ -11,7 +11,6 @@ reads an action server's answer.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rasa.core.actions.action import RemoteAction
@@ -21,6 +20,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.session import ActionSessionStart
+from deploy import wire_json
 from deploy.rasa_patches.patching import Patch
 
 _original_run = RemoteAction.run
@@ -38,7 +38,7 @@ async def run(
     if self.name() != SESSION_START:
         return await _original_run(self, output_channel, nlg, tracker, domain)
     # Through JSON as on the wire, so that slot values are exactly what the server sees.
-    state = json.loads(json.dumps(tracker.current_state(EventVerbosity.ALL)))
+    state = wire_json.loads(wire_json.dumps(tracker.current_state(EventVerbosity.ALL)))
     sdk_tracker = Tracker.from_dict(state)
     answer = await ActionSessionStart().run(CollectingDispatcher(), sdk_tracker, {})
     return deserialise_events(answer)

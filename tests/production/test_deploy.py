@@ -22,6 +22,7 @@ from rasa.utils.endpoints import EndpointConfig
 from deploy.lock_store import FailoverRedisLockStore
 from deploy.stack import ROOT, Services, free_port
 from deploy.tracker_store import ResilientSQLTrackerStore
+from tests.production.sessions import end_other_sessions
 
 DOMAIN = Domain.from_yaml(
     """
@@ -132,12 +133,7 @@ def test_tracker_reads_run_in_autocommit_and_survive_killed_connections(
     assert asyncio.run(store.retrieve(sender)).get_slot("order_id") == "DD202611010002"
     with store._reader.connect() as connection:
         assert connection.connection.dbapi_connection.autocommit is True
-    with store.engine.connect() as connection:
-        killed = connection.execute(
-            sa.text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND pid <> pg_backend_pid()")
-        ).scalar_one()
-    assert killed >= 1
+    assert end_other_sessions(sa.create_engine(store.engine.url)) >= 1
     assert asyncio.run(store.retrieve(sender)).get_slot("order_id") == "DD202611010002"
 
 

@@ -8,13 +8,14 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from actions.shop.db import build_engine, dispose_engines
 from actions.shop.repository import ShopRepository
 from actions.shop.seed import seed_if_missing
 from deploy.stack import Services
+from tests.production.sessions import end_other_sessions
 
 
 @pytest.fixture(scope="module")
@@ -29,19 +30,6 @@ def shop_engine(prod_services: Services) -> Iterator[Engine]:
 _OWN_TRANSACTION = text(
     "SELECT xact_start = query_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
 )
-
-
-def _kill_pooled_connections(engine: Engine) -> int:
-    """Ends every other session of the shop database, as a server restart would."""
-    with engine.connect() as connection:
-        killed = connection.execute(
-            text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        ).scalar_one()
-    engine.dispose()  # this connection too: only the repository's pools are left stale
-    return int(killed)
 
 
 async def test_reads_run_in_autocommit_on_a_pool_of_their_own(shop_engine: Engine) -> None:
@@ -64,12 +52,12 @@ async def test_a_killed_connection_is_replaced_for_reads_and_writes(shop_engine:
     conversation = f"c-killed-{uuid.uuid4().hex[:8]}"
     before = await repo.get_order("DD202611010001")
     assert await repo.get_loyalty("C1001") is not None
-    assert _kill_pooled_connections(shop_engine) >= 1
+    assert end_other_sessions(create_engine(shop_engine.url)) >= 1
     assert await repo.get_order("DD202611010001") == before  # read: retried once
     handoff = await repo.record_handoff(conversation, "C1001", None, "wants a person", "handoff")
-    assert _kill_pooled_connections(shop_engine) >= 1
+    assert end_other_sessions(create_engine(shop_engine.url)) >= 1
     handoffs = await repo.list_handoffs(conversation)
     assert [h.id for h in handoffs] == [handoff.id]
-    _kill_pooled_connections(shop_engine)
+    end_other_sessions(create_engine(shop_engine.url))
     again = await repo.record_handoff(conversation, "C1001", None, "again", "handoff")  # write
     assert [h.id for h in await repo.list_handoffs(conversation)] == [handoff.id, again.id]
