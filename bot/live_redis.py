@@ -28,6 +28,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -110,7 +111,8 @@ class RedisLiveHub(LiveHub):
         return self._instances_channel
 
     def _wanted(self) -> set[str]:
-        """The channels this instance has connections (or signal handlers) for."""
+        """The channels this instance has connections (or signal handlers) for (all of
+        them, when the subscriber connects)."""
         wanted = {self._instances_channel, *map(self._customer_channel, self._customers)}
         if self._agents:
             wanted.add(self._agents_channel)
@@ -119,30 +121,36 @@ class RedisLiveHub(LiveHub):
     async def add_customer(self, conversation_id: str, peer: Peer) -> None:
         """Deliver a conversation's pushes to ``peer``, from every instance."""
         await super().add_customer(conversation_id, peer)
-        await self._follow(self._customer_channel(conversation_id))
+        await self._follow_customer(conversation_id)
 
     def remove_customer(self, conversation_id: str, peer: Peer) -> None:
         """Stop delivering to ``peer`` (and listening, once no socket is left)."""
         super().remove_customer(conversation_id, peer)
-        keep(asyncio.create_task(self._follow(self._customer_channel(conversation_id))))
+        keep(asyncio.create_task(self._follow_customer(conversation_id)))
 
     async def add_agent(self, peer: AgentPeer) -> None:
         """Register an inbox connection; it gets the inbox pushes of every instance."""
         await super().add_agent(peer)
-        await self._follow(self._agents_channel)
+        await self._follow(self._agents_channel, lambda: bool(self._agents))
 
     def remove_agent(self, peer: AgentPeer) -> None:
         """Forget an inbox connection."""
         super().remove_agent(peer)
-        keep(asyncio.create_task(self._follow(self._agents_channel)))
+        keep(asyncio.create_task(self._follow(self._agents_channel, lambda: bool(self._agents))))
 
-    async def _follow(self, channel: str) -> None:
-        """Subscribes to or leaves ``channel`` as the connections held now need."""
+    def _follow_customer(self, conversation_id: str) -> Awaitable[None]:
+        return self._follow(
+            self._customer_channel(conversation_id), lambda: conversation_id in self._customers
+        )
+
+    async def _follow(self, channel: str, needed: Callable[[], bool]) -> None:
+        """Subscribes to or leaves ``channel`` as ``needed()`` says when its turn comes
+        (changes are made one at a time, each on the connections held by then)."""
         async with self._changing:
             pubsub = self._pubsub
             if pubsub is None:
                 return  # Redis is down: the subscriber takes what is wanted when it is back
-            wanted = channel in self._wanted()
+            wanted = needed()
             if wanted == (channel in self._listening):
                 return
             try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,15 +111,19 @@ def fake_rasa() -> Iterator[FakeRasa]:
         server.stop()
 
 
-@pytest.fixture
-async def gateway(fake_rasa: FakeRasa, tmp_path: Path) -> AsyncIterator[Gateway]:
+@asynccontextmanager
+async def running_gateway(
+    database: Path, rasa_url: str, **env: str
+) -> AsyncIterator[Gateway]:
+    """A gateway built in-process as ``python -m bot`` builds it, started, then stopped."""
     settings = Settings.from_env(
         {
-            "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.db'}",
-            "RASA_URL": fake_rasa.url,
+            "GATEWAY_DATABASE_URL": f"sqlite:///{database}",
+            "RASA_URL": rasa_url,
             "SERVICE_HOURS": "00:00-24:00",
             "CUSTOMER_TOKEN_SECRET": "test-secret",
             "AGENT_SESSION_SECRET": "test-secret",
+            **env,
         }
     )
     gateway = build_gateway(settings)
@@ -127,6 +132,12 @@ async def gateway(fake_rasa: FakeRasa, tmp_path: Path) -> AsyncIterator[Gateway]
         yield gateway
     finally:
         await gateway.stop()
+
+
+@pytest.fixture
+async def gateway(fake_rasa: FakeRasa, tmp_path: Path) -> AsyncIterator[Gateway]:
+    async with running_gateway(tmp_path / "gateway.db", fake_rasa.url) as started:
+        yield started
 
 
 def message(text: str, client_id: str) -> InboundMessage:

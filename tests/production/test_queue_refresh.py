@@ -11,36 +11,31 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Gateway, build_gateway
+from bot.app import Gateway
 from bot.live_redis import RedisLiveHub
-from bot.settings import Settings
 from deploy.stack import Services
 from tests.bot.fake_rasa import FakeRasaServer
-from tests.bot.test_message_cost import QUEUE_READ, Cost, Meter, Tab, message
+from tests.bot.test_message_cost import (
+    QUEUE_READ,
+    Cost,
+    Meter,
+    Tab,
+    message,
+    running_gateway,
+)
 
 
 @pytest.fixture
 async def shared_gateway(prod_services: Services, tmp_path: Path) -> AsyncIterator[Gateway]:
     server = FakeRasaServer()
     rasa = server.start()
-    settings = Settings.from_env(
-        {
-            "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.db'}",
-            "RASA_URL": rasa.url,
-            "REDIS_URL": f"redis://127.0.0.1:{prod_services.redis_port}/0",
-            "SERVICE_HOURS": "00:00-24:00",
-            "CUSTOMER_TOKEN_SECRET": "test-secret",
-            "AGENT_SESSION_SECRET": "test-secret",
-        }
-    )
-    gateway = build_gateway(settings)
-    await gateway.start()
+    redis = f"redis://127.0.0.1:{prod_services.redis_port}/0"
     try:
-        assert isinstance(gateway.hub, RedisLiveHub)
-        await asyncio.wait_for(gateway.hub.subscribed.wait(), 10)
-        yield gateway
+        async with running_gateway(tmp_path / "gateway.db", rasa.url, REDIS_URL=redis) as gateway:
+            assert isinstance(gateway.hub, RedisLiveHub)
+            await asyncio.wait_for(gateway.hub.subscribed.wait(), 10)
+            yield gateway
     finally:
-        await gateway.stop()
         server.stop()
 
 
