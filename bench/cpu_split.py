@@ -30,7 +30,7 @@ from bench.run import (
     start_bench_profile,
     trained_model,
 )
-from deploy.stack import ROOT, start_services
+from deploy.stack import ROOT, Services, start_services
 
 _STATEMENTS = (
     "SELECT d.datname, s.calls, s.total_plan_time + s.total_exec_time,"
@@ -56,6 +56,8 @@ def main() -> None:
     parser.add_argument("--statements", type=int, default=0, metavar="N",
                         help="also list the N SQL statements with the most PostgreSQL time "
                              "in the window (calls and time per turn)")
+    parser.add_argument("--redis", action="store_true",
+                        help="also list the Redis commands per turn in the window")
     args = parser.parse_args()
     scenarios = WORK / "scenarios.jsonl"
     if not scenarios.exists():
@@ -63,7 +65,7 @@ def main() -> None:
     model = args.model or trained_model()
     os.environ["PG_EXTRA_OPTS"] = f"{PG_STATS} -c pg_stat_statements.track_planning=on"
     services = start_services(WORK / "services")
-    statements = ""
+    statements = commands = ""
     try:
         empty_conversation_databases(services)
         profile = start_bench_profile(
@@ -92,11 +94,14 @@ def main() -> None:
             if args.statements:
                 admin_psql(services, "shop", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
                 admin_psql(services, "shop", "SELECT pg_stat_statements_reset()")
+            if args.redis:
+                _redis_cli(services, "CONFIG", "RESETSTAT")
             before, started = snapshot(groups()), time.monotonic()
             time.sleep(args.duration)
             after, elapsed = snapshot(groups()), time.monotonic() - started
             if args.statements:
                 statements = admin_psql(services, "shop", _STATEMENTS.format(n=args.statements))
+            commands = _redis_cli(services, "INFO", "commandstats") if args.redis else ""
             threads_after = {name: thread_cpu_ms(profile.pid(name)) for name in args.threads}
             load.wait()
             for spy in spies:
@@ -122,11 +127,25 @@ def main() -> None:
             database, calls, ms, query = line.split("|", 3)
             per_turn = f"{float(calls) / turns:5.2f}/turn {float(ms) / turns:6.3f} ms/turn"
             print(f"  {database:8} {per_turn}  {query[:110]}")
+    if commands:
+        print("Redis commands (calls/turn, µs of Redis CPU/turn):")
+        for line in commands.splitlines():
+            if line.startswith("cmdstat_"):
+                name, _, fields = line.partition(":")
+                stats = dict(field.split("=") for field in fields.split(","))
+                print(f"  {name[8:]:16} {int(stats['calls']) / turns:6.2f}/turn "
+                      f"{int(stats['usec']) / turns:7.1f} µs/turn")
     for name, threads in threads_after.items():
         for thread, used in sorted(threads.items(), key=lambda item: -item[1]):
             share = used - threads_before[name].get(thread, 0.0)
             if share / turns >= 0.05:
                 print(f"  {name} thread {thread:18} {share / turns:6.2f} ms/turn")
+
+
+def _redis_cli(services: Services, *command: str) -> str:
+    """Runs one command on the benchmark's Redis."""
+    return subprocess.run(["redis-cli", "-p", str(services.redis_port), *command],
+                          check=True, capture_output=True, text=True).stdout
 
 
 if __name__ == "__main__":

@@ -430,7 +430,7 @@ class ContactStore:
                 ContactRecord.of(r) for r in rows if not (r.handed_off and not r.handoff_cancelled)
             ]
 
-        return await self._db.run(work)
+        return await self._db.run_in_thread(work)
 
     async def start_survey(self, contact_id: int, agent_id: int | None, at: datetime) -> bool:
         """Record that the rating prompt goes out now (once per contact).
@@ -539,4 +539,4 @@ class ContactStore:
             ).all()
             return [LowRating(ContactRecord.of(c), name) for c, name in rows]
 
-        return await self._db.run(work)
+        return await self._db.run_in_thread(work)

@@ -1,7 +1,12 @@
 """Engine setup and the one way the gateway touches its database.
 
-Every call runs in a worker thread (never on the event loop) with its own session,
-committed on success and rolled back on error.
+Every call runs a unit of work in its own session, committed on success and rolled back
+on error. On a server database (PostgreSQL) the short units of the message path run on
+the event loop itself: each is a few index-backed statements, and handing it to a worker
+thread and back cost more than the round trips it overlapped (~2 ms of CPU per turn,
+docs/performance.md, change 37). Wide reads (reports, the queue, inbox lists, sweeps) use
+`run_in_thread`, so they never stall the instance's other conversations. SQLite runs
+everything in worker threads: its writer lock may be waited for (busy timeout).
 """
 
 from __future__ import annotations
@@ -106,33 +111,16 @@ class Database:
         Returns:
             Whatever ``work`` returned.
         """
-        delay = RETRY_FIRST_DELAY
         for attempt in range(1, RETRY_ATTEMPTS + 1):
             try:
-                with self._sessions() as session:
-                    with session.begin():
-                        return work(session)
+                return self._attempt(work)
             except DBAPIError as exc:
-                # Only a lost or refused connection (the database restarting or failing
-                # over) and a rolled-back transaction are retried: nothing was committed,
-                # so running the whole unit of work again stores nothing twice.
-                retry = self._retries and (
-                    exc.connection_invalidated or isinstance(exc, OperationalError)
-                )
-                if not retry or attempt == RETRY_ATTEMPTS:
-                    raise
-                logger.warning(
-                    "database connection lost (attempt %d/%d); retrying in %.1fs",
-                    attempt,
-                    RETRY_ATTEMPTS,
-                    delay,
-                )
-                time.sleep(delay)
-                delay = min(delay * 2, 4.0)
+                time.sleep(self._retry_delay(exc, attempt))
         raise AssertionError("unreachable")
 
     async def run(self, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in a worker thread with its own committed session.
+        """Run a short unit of work (a few index-backed statements) with its own committed
+        session: on the event loop for a server database, else in a worker thread.
 
         Args:
             work: Function receiving the session; must return plain data, not rows
@@ -141,7 +129,44 @@ class Database:
         Returns:
             Whatever ``work`` returned.
         """
+        if not self._retries:
+            return await asyncio.to_thread(self.run_sync, work)
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                return self._attempt(work)
+            except DBAPIError as exc:
+                await asyncio.sleep(self._retry_delay(exc, attempt))  # the loop goes on
+        raise AssertionError("unreachable")
+
+    async def run_in_thread(self, work: Callable[[Session], T]) -> T:
+        """Like `run`, always in a worker thread: for reads whose size grows with the shop
+        (reports, lists, sweeps), which must not stall the event loop."""
         return await asyncio.to_thread(self.run_sync, work)
+
+    def _attempt(self, work: Callable[[Session], T]) -> T:
+        with self._sessions() as session:
+            with session.begin():
+                return work(session)
+
+    def _retry_delay(self, exc: DBAPIError, attempt: int) -> float:
+        """Seconds to wait before attempt ``attempt + 1``; re-raises ``exc`` when it is not
+        worth retrying.
+
+        Only a lost or refused connection (the database restarting or failing over) and a
+        rolled-back transaction are retried: nothing was committed, so running the whole
+        unit of work again stores nothing twice.
+        """
+        retry = self._retries and (exc.connection_invalidated or isinstance(exc, OperationalError))
+        if not retry or attempt == RETRY_ATTEMPTS:
+            raise exc
+        delay = min(RETRY_FIRST_DELAY * 2 ** (attempt - 1), 4.0)
+        logger.warning(
+            "database connection lost (attempt %d/%d); retrying in %.1fs",
+            attempt,
+            RETRY_ATTEMPTS,
+            delay,
+        )
+        return delay
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -179,7 +179,7 @@ class HandoffStore:
                 for i, (h, c) in enumerate(rows)
             ]
 
-        return await self._db.run(work)
+        return await self._db.run_in_thread(work)
 
     async def claim(self, conversation_id: str, agent_id: int) -> HandoffRecord | None:
         """Give a queued conversation to an agent; at most one caller ever wins.
@@ -433,7 +433,7 @@ class HandoffStore:
                 )
             return result
 
-        return await self._db.run(work)
+        return await self._db.run_in_thread(work)
 
     async def agent_loads(self) -> list[AgentLoad]:
         """Return every active agent with the number of conversations they hold."""
@@ -451,7 +451,7 @@ class HandoffStore:
             ).scalars()
             return [AgentLoad(AgentRecord.of(a), int(counts.get(a.id, 0))) for a in agents]
 
-        return await self._db.run(work)
+        return await self._db.run_in_thread(work)
 
     async def recent_claim_waits(self, limit: int = 20) -> list[float]:
         """Seconds between queueing and claiming for the latest claimed handoffs."""
@@ -635,7 +635,7 @@ class HandoffStore:
                 for t, c, text in rows
             ]
 
-        return await self._db.run(work)
+        return await self._db.run_in_thread(work)
 
     async def take_ticket(self, ticket_id: int, agent_id: int) -> str | None:
         """Close a ticket and give its conversation to the agent.

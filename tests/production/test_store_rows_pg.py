@@ -1,16 +1,24 @@
 """The message path's Core statements over PostgreSQL (the scenarios of
 tests/bot/test_store_rows.py): RETURNING of several message keys in one INSERT, and the
-unique-constraint races that SQLite's write lock never lets happen."""
+unique-constraint races that SQLite's write lock never lets happen; and where the units of
+work run: short ones on the event loop, wide reads in a worker thread, a lost connection
+retried without stalling the loop."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
 from bot.store import Stores
 from deploy.stack import Services
 from tests.bot.test_store_rows import core_records_match_orm, races_are_retried
+from tests.production.sessions import end_other_sessions
 
 
 @pytest.fixture
@@ -27,3 +35,39 @@ async def test_core_records_match_orm_on_postgresql(pg_stores: Stores) -> None:
 
 async def test_races_are_retried_on_postgresql(pg_stores: Stores) -> None:
     await races_are_retried(pg_stores)
+
+
+def _thread(_session: Session) -> int:
+    return threading.get_ident()
+
+
+async def test_short_work_runs_on_the_loop_and_wide_reads_in_a_thread(pg_stores: Stores) -> None:
+    assert await pg_stores.db.run(_thread) == threading.get_ident()
+    assert await pg_stores.db.run_in_thread(_thread) != threading.get_ident()
+    assert await pg_stores.handoffs.queue() is not None  # a wide read, in its thread
+
+
+async def test_a_lost_connection_is_retried_while_the_loop_goes_on(pg_stores: Stores) -> None:
+    def backend(session: Session) -> int:
+        return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+    first = await pg_stores.db.run(backend)
+    assert end_other_sessions(create_engine(pg_stores.db.engine.url)) >= 1
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    started = time.monotonic()
+    try:
+        second = await pg_stores.db.run(backend)  # the pooled connection is dead: retried
+    finally:
+        ticker.cancel()
+    waited = time.monotonic() - started
+    assert second != first
+    assert waited >= 0.4  # it did back off (0.5 s before the second attempt)
+    assert ticks >= 0.5 * waited / 0.01  # and the loop kept running meanwhile
