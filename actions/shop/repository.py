@@ -1,9 +1,11 @@
 """Async access to the shop database: the only API the actions use.
 
-Each public method runs its synchronous SQLAlchemy work in a worker thread
-(:func:`asyncio.to_thread`) inside its own session, so the event loop never blocks and
-no session is shared between concurrent calls. Results are frozen DTOs from ``dto``.
-Refusals raise :class:`~actions.shop.policy.NotAllowed` with a machine-readable code.
+Each public method runs its synchronous SQLAlchemy work inside its own session, so no
+session is shared between concurrent calls. On PostgreSQL the work (a few index-backed
+statements) runs on the event loop: handing it to a worker thread and back cost more CPU
+than the round trips it overlapped (docs/performance.md, change 38). SQLite's runs in a
+worker thread (:func:`asyncio.to_thread`), as its writer lock may be waited for.
+Results are frozen DTOs from ``dto``. Refusals raise :class:`~actions.shop.policy.NotAllowed` with a machine-readable code.
 """
 
 from __future__ import annotations
@@ -287,14 +289,20 @@ class ShopRepository:
     def __init__(self, engine: Engine | None = None) -> None:
         self.engine: Engine = engine or get_engine()
         self._reader = reader_engine(self.engine)
+        self._in_thread = self.engine.dialect.name == "sqlite"
 
     async def _run(self, work: Callable[[Session], T]) -> T:
-        """Runs ``work`` in a worker thread inside one committed session."""
-        return await asyncio.to_thread(run_in_session, self.engine, work)
+        """Runs ``work`` inside one committed session."""
+        return await self._on(self.engine, work)
 
     async def _read(self, work: Callable[[Session], T]) -> T:
-        """Runs read-only ``work`` in a worker thread (in autocommit on PostgreSQL)."""
-        return await asyncio.to_thread(run_in_session, self._reader, work)
+        """Runs read-only ``work`` (in autocommit on PostgreSQL)."""
+        return await self._on(self._reader, work)
+
+    async def _on(self, engine: Engine, work: Callable[[Session], T]) -> T:
+        if self._in_thread:
+            return await asyncio.to_thread(run_in_session, engine, work)
+        return run_in_session(engine, work)
 
     async def _run_with_new_id(self, work: Callable[[Session], T]) -> T:
         """Like :meth:`_run`, retrying when a concurrently generated id collided."""

@@ -4,6 +4,7 @@ and writes alike."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -61,3 +62,11 @@ async def test_a_killed_connection_is_replaced_for_reads_and_writes(shop_engine:
     end_other_sessions(create_engine(shop_engine.url))
     again = await repo.record_handoff(conversation, "C1001", None, "again", "handoff")  # write
     assert [h.id for h in await repo.list_handoffs(conversation)] == [handoff.id, again.id]
+
+
+async def test_work_runs_on_the_event_loop_on_postgresql(shop_engine: Engine) -> None:
+    # No worker-thread hand-off per call: on this database it cost more than it overlapped.
+    repo = ShopRepository(shop_engine)
+    here = threading.get_ident()
+    assert await repo._read(lambda _session: threading.get_ident()) == here
+    assert await repo._run(lambda _session: threading.get_ident()) == here
