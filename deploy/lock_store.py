@@ -7,7 +7,8 @@ reach different servers. Rasa's `RedisLockStore` keeps a JSON ticket queue per c
 and reads and rewrites it ~5 times per message (blocking the event loop on each round trip,
 ~7% of a Rasa server's CPU under load). This store holds the lock as one Redis key instead:
 `SET key token NX PX lifetime` to take it (retried every `POLL_SECONDS` while someone else
-holds it) and a compare-and-delete script to give it back; two round trips per message.
+holds it) and a compare-and-delete script to give it back; two round trips per message,
+on an asyncio client, so the server goes on with other conversations meanwhile.
 A server that dies while holding a lock leaves the key to expire after the lock lifetime,
 as Rasa's tickets do. Waiters are not served first come first served as Rasa's tickets
 are; the gateway already sends one conversation's messages one at a time, so at most one
@@ -33,18 +34,18 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 DEFAULT_SOCKET_TIMEOUT = 2.0
 DEFAULT_RETRY_SECONDS = 5.0
 POLL_SECONDS = 0.02  # between attempts to take a held lock
@@ -65,6 +66,24 @@ def _redis_kwargs(raw: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+def _async_client(client: redis.Redis) -> aioredis.Redis:
+    """An asyncio client to the server, database and credentials of ``client``."""
+    pool = client.connection_pool
+    settings = pool.connection_kwargs
+    tls = {k: settings[k] for k in ("ssl_certfile", "ssl_keyfile", "ssl_ca_certs") if k in settings}
+    return aioredis.Redis(
+        host=settings.get("host", "localhost"),
+        port=settings.get("port", 6379),
+        db=settings.get("db", 0),
+        username=settings.get("username"),
+        password=settings.get("password"),
+        socket_timeout=settings.get("socket_timeout"),
+        socket_connect_timeout=settings.get("socket_connect_timeout"),
+        ssl=issubclass(pool.connection_class, redis.SSLConnection),
+        **tls,
+    )
+
+
 class FailoverRedisLockStore(RedisLockStore):
     """`RedisLockStore` that falls back to an in-memory lock while Redis is down."""
 
@@ -79,27 +98,23 @@ class FailoverRedisLockStore(RedisLockStore):
         super().__init__(host=endpoint_config.url or "localhost", **_redis_kwargs(raw))
         self.fallback = InMemoryLockStore()
         self._down_until = 0.0
-        self._release = self.red.register_script(_RELEASE)
+        # Rasa's client (`self.red`) blocks the event loop for each round trip; the lock is
+        # taken and given back on an asyncio client with the same settings instead.
+        self.ared = _async_client(self.red)
+        self._release = self.ared.register_script(_RELEASE)
 
     @property
     def degraded(self) -> bool:
         """True while locks are kept in memory because Redis did not answer."""
         return time.monotonic() < self._down_until
 
-    def _use(self, on_redis: Callable[[], T], in_memory: Callable[[], T]) -> T:
-        if self.degraded:
-            return in_memory()
-        try:
-            result = on_redis()
-        except redis.exceptions.RedisError as exc:
-            logger.warning(
-                "Redis lock store unavailable (%s): per-process locks for %.0fs",
-                type(exc).__name__,
-                self.retry_seconds,
-            )
-            self._down_until = time.monotonic() + self.retry_seconds
-            return in_memory()
-        return result
+    def _went_down(self, exc: Exception) -> None:
+        logger.warning(
+            "Redis lock store unavailable (%s): per-process locks for %.0fs",
+            type(exc).__name__,
+            self.retry_seconds,
+        )
+        self._down_until = time.monotonic() + self.retry_seconds
 
     @asynccontextmanager
     async def lock(
@@ -131,18 +146,19 @@ class FailoverRedisLockStore(RedisLockStore):
             yield TicketLock(conversation_id, deque())
         finally:
             try:
-                self._release(keys=[key], args=[token])
-            except redis.exceptions.RedisError:
+                await self._release(keys=[key], args=[token])
+            except (redis.exceptions.RedisError, OSError):
                 pass  # Redis went away meanwhile: the key expires with its lifetime
 
     async def _take(self, key: str, token: str, lifetime: float, poll: float) -> bool:
         """Takes the lock in Redis; False when Redis is down (use the in-memory lock)."""
         deadline = time.monotonic() + 2 * lifetime
         while not self.degraded:
-            if self._use(lambda: self.red.set(key, token, nx=True, px=int(lifetime * 1000)),
-                         lambda: None):
-                return True
-            if self.degraded:
+            try:
+                if await self.ared.set(key, token, nx=True, px=int(lifetime * 1000)):
+                    return True
+            except (redis.exceptions.RedisError, OSError) as exc:
+                self._went_down(exc)
                 break
             if time.monotonic() > deadline:
                 raise LockError(f"The lock '{key}' stayed taken for {2 * lifetime:.0f}s.")

@@ -6,6 +6,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -135,6 +136,37 @@ def test_tracker_reads_run_in_autocommit_and_survive_killed_connections(
         assert connection.connection.dbapi_connection.autocommit is True
     assert end_other_sessions(sa.create_engine(store.engine.url)) >= 1
     assert asyncio.run(store.retrieve(sender)).get_slot("order_id") == "DD202611010002"
+
+
+def test_the_lock_store_waits_for_redis_without_blocking_the_server(
+    prod_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While Redis is slow to answer, the Rasa server's event loop goes on (other
+    conversations are served): the lock's round trips are awaited, not blocking."""
+    endpoints = read_prod_endpoints(monkeypatch, endpoint_env(prod_services))
+    store = LockStore.create(endpoints.lock_store)
+    assert isinstance(store, FailoverRedisLockStore)
+
+    async def take_while_redis_pauses() -> tuple[float, int]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        store.red.execute_command("CLIENT", "PAUSE", "300", "WRITE")  # holds back SET
+        started = time.monotonic()
+        async with store.lock(f"paused-{uuid.uuid4().hex[:8]}"):
+            waited = time.monotonic() - started
+        ticker.cancel()
+        return waited, ticks
+
+    waited, ticks = asyncio.run(take_while_redis_pauses())
+    assert waited >= 0.2 and not store.degraded  # it did wait for Redis, and got the lock
+    assert ticks >= 0.5 * waited / 0.01  # while the loop kept running
 
 
 def test_lock_store_keeps_going_without_redis() -> None:
