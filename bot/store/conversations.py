@@ -500,4 +500,4 @@ class ConversationStore:
             records = [MessageRecord.of(r) for r in rows]
             return list(reversed(_with_names(session.connection(), records)))
 
-        return await self._db.run(work)
+        return await self._db.run_in_thread(work)

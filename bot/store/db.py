@@ -4,9 +4,10 @@ Every call runs a unit of work in its own session, committed on success and roll
 on error. On a server database (PostgreSQL) the short units of the message path run on
 the event loop itself: each is a few index-backed statements, and handing it to a worker
 thread and back cost more than the round trips it overlapped (~2 ms of CPU per turn,
-docs/performance.md, change 37). Wide reads (reports, the queue, inbox lists, sweeps) use
-`run_in_thread`, so they never stall the instance's other conversations. SQLite runs
-everything in worker threads: its writer lock may be waited for (busy timeout).
+docs/performance.md, change 37). Reads whose size grows with the shop or the conversation
+(reports, the queue, inbox lists, transcripts, sweeps) use `run_in_thread`, so they never
+stall the instance's other conversations. SQLite runs everything in worker threads: its
+writer lock may be waited for (busy timeout).
 """
 
 from __future__ import annotations
