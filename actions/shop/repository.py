@@ -5,7 +5,8 @@ session is shared between concurrent calls. On PostgreSQL the work (a few index-
 statements) runs on the event loop: handing it to a worker thread and back cost more CPU
 than the round trips it overlapped (docs/performance.md, change 38). SQLite's runs in a
 worker thread (:func:`asyncio.to_thread`), as its writer lock may be waited for.
-Results are frozen DTOs from ``dto``. Refusals raise :class:`~actions.shop.policy.NotAllowed` with a machine-readable code.
+Results are frozen DTOs from ``dto``. Refusals raise
+:class:`~actions.shop.policy.NotAllowed` with a machine-readable code.
 """
 
 from __future__ import annotations

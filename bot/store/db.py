@@ -141,7 +141,8 @@ class Database:
 
     async def run_in_thread(self, work: Callable[[Session], T]) -> T:
         """Like `run`, always in a worker thread: for reads whose size grows with the shop
-        (reports, lists, sweeps), which must not stall the event loop."""
+        or the conversation (the queue, lists, transcripts, sweeps), which must not stall
+        the event loop."""
         return await asyncio.to_thread(self.run_sync, work)
 
     def _attempt(self, work: Callable[[Session], T]) -> T:
