@@ -6,9 +6,7 @@ retried without stalling the loop."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -18,6 +16,7 @@ from sqlalchemy.orm import Session
 from bot.store import Stores
 from deploy.stack import Services
 from tests.bot.test_store_rows import core_records_match_orm, races_are_retried
+from tests.loop_watch import watching_the_loop
 from tests.production.sessions import end_other_sessions
 
 
@@ -53,21 +52,8 @@ async def test_a_lost_connection_is_retried_while_the_loop_goes_on(pg_stores: St
 
     first = await pg_stores.db.run(backend)
     assert end_other_sessions(create_engine(pg_stores.db.engine.url)) >= 1
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    ticker = asyncio.create_task(tick())
-    started = time.monotonic()
-    try:
+    async with watching_the_loop() as watch:
         second = await pg_stores.db.run(backend)  # the pooled connection is dead: retried
-    finally:
-        ticker.cancel()
-    waited = time.monotonic() - started
     assert second != first
-    assert waited >= 0.4  # it did back off (0.5 s before the second attempt)
-    assert ticks >= 0.5 * waited / 0.01  # and the loop kept running meanwhile
+    assert watch.seconds >= 0.4  # it did back off (0.5 s before the second attempt)
+    assert watch.kept_running  # and the loop went on meanwhile
