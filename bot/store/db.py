@@ -96,8 +96,9 @@ class Database:
         """
         self.engine = make_engine(database_url)
         self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
-        # SQLite waits for its lock by itself (busy timeout); a server database is retried.
-        self._retries = self.engine.dialect.name != "sqlite"
+        # A server database: its short units run on the event loop and a lost connection is
+        # retried. SQLite waits for its lock by itself (busy timeout), in worker threads.
+        self._server = self.engine.dialect.name != "sqlite"
 
     def create_schema(self) -> None:
         """Create missing tables (blocking; call at startup or from the CLI)."""
@@ -130,7 +131,7 @@ class Database:
         Returns:
             Whatever ``work`` returned.
         """
-        if not self._retries:
+        if not self._server:
             return await asyncio.to_thread(self.run_sync, work)
         for attempt in range(1, RETRY_ATTEMPTS + 1):
             try:
@@ -158,7 +159,7 @@ class Database:
         rolled-back transaction are retried: nothing was committed, so running the whole
         unit of work again stores nothing twice.
         """
-        retry = self._retries and (exc.connection_invalidated or isinstance(exc, OperationalError))
+        retry = self._server and (exc.connection_invalidated or isinstance(exc, OperationalError))
         if not retry or attempt == RETRY_ATTEMPTS:
             raise exc
         delay = min(RETRY_FIRST_DELAY * 2 ** (attempt - 1), 4.0)

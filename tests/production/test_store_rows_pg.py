@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.orm import Session
 
 from bot.store import Stores
+from bot.store.conversations import new_conversation_id
 from deploy.stack import Services
 from tests.bot.test_store_rows import core_records_match_orm, races_are_retried
 from tests.loop_watch import watching_the_loop
@@ -41,9 +43,24 @@ def _thread(_session: Session) -> int:
 
 
 async def test_short_work_runs_on_the_loop_and_wide_reads_in_a_thread(pg_stores: Stores) -> None:
-    assert await pg_stores.db.run(_thread) == threading.get_ident()
-    assert await pg_stores.db.run_in_thread(_thread) != threading.get_ident()
-    assert await pg_stores.handoffs.queue() is not None  # a wide read, in its thread
+    here = threading.get_ident()
+    assert await pg_stores.db.run(_thread) == here
+    assert await pg_stores.db.run_in_thread(_thread) != here
+    threads: list[int] = []
+
+    def note_thread(*_args: Any) -> None:
+        threads.append(threading.get_ident())
+
+    event.listen(pg_stores.db.engine, "before_cursor_execute", note_thread)
+    try:
+        await pg_stores.handoffs.queue()  # wide reads
+        await pg_stores.conversations.transcript(new_conversation_id())
+        wide = list(threads)
+        await pg_stores.conversations.find("web", "nobody")  # a short one
+    finally:
+        event.remove(pg_stores.db.engine, "before_cursor_execute", note_thread)
+    assert len(wide) >= 2 and here not in wide
+    assert threads[len(wide):] and set(threads[len(wide):]) == {here}
 
 
 async def test_a_lost_connection_is_retried_while_the_loop_goes_on(pg_stores: Stores) -> None:
